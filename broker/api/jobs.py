@@ -1,0 +1,81 @@
+"""``/v1/jobs``: submit, read (optionally waiting), cancel."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from broker.api.deps import Caller, services
+from broker.jobstore.records import job_view
+from broker.submit import submit_job
+from schemas.chat import JobRequest
+from schemas.job import FINAL_STATES, JobState
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
+
+
+def prefer_wait(prefer: str | None) -> float | None:
+    """Seconds asked for by an RFC 7240 ``Prefer: wait=N`` header."""
+    if not prefer:
+        return None
+    match = _PREFER_WAIT.search(prefer)
+    return float(match.group(1)) if match else None
+
+
+async def _view_after_wait(request: Request, job_id: str, team: str, wait_s: float | None) -> Response:
+    svc = services(request)
+    fields = await svc.store.fields(job_id, team)
+    if wait_s and JobState(fields["state"]) not in FINAL_STATES:
+        box: dict[str, dict[str, str]] = {}
+
+        async def is_final() -> bool:
+            box["fields"] = await svc.store.fields(job_id, team)
+            return JobState(box["fields"]["state"]) in FINAL_STATES
+
+        await svc.waiters.wait(job_id, min(wait_s, svc.config.api.max_wait_s), is_final)
+        fields = box.get("fields", fields)
+    view = job_view(fields)
+    status = 200 if view.state in FINAL_STATES or not wait_s else 202
+    return Response(view.model_dump_json(), status_code=status, media_type="application/json")
+
+
+@router.post("", status_code=202)
+async def create_job(
+    body: JobRequest,
+    request: Request,
+    who: Caller,
+    prefer: str | None = Header(default=None),
+) -> Response:
+    """Accept a job (202). With ``Prefer: wait=N`` answer 200 with the finished job if it ends within N s."""
+    svc = services(request)
+    job_id, created = await submit_job(body, who, svc.config, svc.store)
+    wait_s = prefer_wait(prefer)
+    response = await _view_after_wait(request, job_id, who.team, wait_s)
+    if response.status_code == 202 or not created:
+        response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/v1/jobs/{job_id}"
+    if wait_s is not None:
+        response.headers["Preference-Applied"] = f"wait={wait_s:g}"
+    return response
+
+
+@router.get("/{job_id}")
+async def get_job(
+    job_id: str,
+    request: Request,
+    who: Caller,
+    wait: float | None = Query(default=None, ge=0, description="seconds to wait for a final state"),
+) -> Response:
+    response = await _view_after_wait(request, job_id, who.team, wait)
+    response.status_code = 200
+    return response
+
+
+@router.delete("/{job_id}")
+async def cancel_job(job_id: str, request: Request, who: Caller) -> Response:
+    svc = services(request)
+    await svc.store.cancel(job_id, who.team)
+    view = job_view(await svc.store.fields(job_id, who.team))
+    return Response(view.model_dump_json(), media_type="application/json")

@@ -1,0 +1,56 @@
+"""The job store as callers see it: create (with idempotency), read, cancel, wait."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from broker import keys
+from broker.errors import Conflict, NotFound
+from broker.jobstore.lua import register
+from broker.jobstore.records import JOB_TTL_S, NewJob, decode_hash
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class JobStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._cancel = register(redis, "broker.jobstore", "cancel")
+
+    async def create(self, job: NewJob, idempotency_key: str | None = None) -> tuple[str, bool]:
+        """Store and enqueue a job; returns (job id, created). A repeated idempotency key
+        returns the first job instead of creating a second."""
+        if idempotency_key is not None:
+            idem = keys.idempotency(job.team, idempotency_key)
+            if not await self.redis.set(idem, job.id, nx=True, ex=IDEMPOTENCY_TTL_S):
+                existing = await self.redis.get(idem)
+                return (existing.decode() if isinstance(existing, bytes) else str(existing)), False
+        fields = job.fields()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.job(job.id), mapping=fields)
+            pipe.zadd(keys.team_queue(job.team), {job.id: fields["queue_score"]})
+            pipe.sadd(keys.ACTIVE_TEAMS, job.team)
+            pipe.lpush(keys.SCHEDULER_WAKE, "1")
+            pipe.ltrim(keys.SCHEDULER_WAKE, 0, 0)
+            await pipe.execute()
+        return job.id, True
+
+    async def fields(self, job_id: str, team: str) -> dict[str, str]:
+        """A job's record; another team's job is reported missing, never forbidden, so ids leak nothing."""
+        raw = await self.redis.hgetall(keys.job(job_id))
+        fields = decode_hash(raw)
+        if not fields or fields.get("team") != team:
+            raise NotFound(f"no job {job_id!r}", param="job_id")
+        return fields
+
+    async def cancel(self, job_id: str, team: str) -> None:
+        await self.fields(job_id, team)
+        outcome = await self._cancel(
+            keys=[keys.job(job_id), keys.team_queue(team), keys.DISPATCHED, keys.ACTIVE_TEAMS],
+            args=[job_id, team, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
+        )
+        outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+        if outcome == "missing":
+            raise NotFound(f"no job {job_id!r}", param="job_id")
+        if outcome != "cancelled":
+            raise Conflict(f"job {job_id} is {outcome} and can no longer be cancelled")

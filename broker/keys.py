@@ -1,0 +1,28 @@
+"""Every Redis key the broker and its workers use, in one place.
+
+All keys share the ``lb:`` prefix so a shared Redis can be inspected or flushed safely.
+"""
+
+from __future__ import annotations
+
+PREFIX = "lb:"
+
+JOBS_DONE_CHANNEL = f"{PREFIX}jobs:done"  # pub/sub: a job id each time a job reaches a final state
+SCHEDULER_WAKE = f"{PREFIX}scheduler:wake"  # list the scheduler blocks on; pushed on each arrival
+ACTIVE_TEAMS = f"{PREFIX}teams:active"  # set of teams whose queue is not empty
+DISPATCHED = f"{PREFIX}dispatched"  # zset job id -> deadline for a worker to claim it
+LEASES = f"{PREFIX}leases"  # zset job id -> deadline of the running job's lease
+USAGE_STREAM = f"{PREFIX}usage"  # stream of usage records, drained by the usage sink
+API_KEYS = f"{PREFIX}apikeys"  # hash sha256(key) -> JSON of the key's principal
+
+
+def job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def team_queue(team: str) -> str:
+    return f"{PREFIX}queue:{team}"
+
+
+def idempotency(team: str, key: str) -> str:
+    return f"{PREFIX}idem:{team}:{key}"

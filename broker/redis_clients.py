@@ -1,0 +1,26 @@
+"""Redis connections for CLI commands and processes, with a clear error when Redis is absent."""
+
+from __future__ import annotations
+
+import redis
+from redis.asyncio import Redis as AsyncRedis
+
+from broker.errors import Unavailable
+from broker.settings import redis_url
+from schemas.config import BrokerConfig
+
+
+def sync_client(config: BrokerConfig) -> redis.Redis:
+    client = redis.Redis.from_url(redis_url(config))
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        raise Unavailable(
+            f"no Redis at {redis_url(config)}: start the broker with `llm-broker up` "
+            "or set LLM_BROKER_REDIS__URL"
+        ) from exc
+    return client
+
+
+def async_client(config: BrokerConfig, max_connections: int = 256) -> AsyncRedis:
+    return AsyncRedis.from_url(redis_url(config), max_connections=max_connections)

@@ -1,0 +1,1 @@
+"""The data plane: Celery workers that call providers, and the usage sink."""

@@ -1,0 +1,152 @@
+"""The provider executor: one asyncio event loop per worker process holding every call in flight.
+
+Celery threads only hand batches over (``accept``); the loop claims the jobs under a
+lease, runs them concurrently with the async SDKs on aiohttp, renews the leases while
+they run and records each outcome exactly once. A semaphore bounds calls in flight, and
+``accept`` blocks while it is full, which stops the worker from prefetching more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import Future
+
+from broker import keys
+from broker.jobstore.lifecycle import JobLifecycle
+from broker.redis_clients import async_client
+from broker.settings import current_config
+from schemas.chat import JobRequest
+from schemas.config import BrokerConfig
+from schemas.job import Attempt
+from workers.outcome import RunningJob, attempt_record, completion, failure_summary, usage_record
+from workers.providers.base import ProviderAdapter, ProviderError
+from workers.providers.registry import build_adapters
+
+log = logging.getLogger(__name__)
+
+
+class ProviderExecutor:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="provider-executor", daemon=True)
+        self._running: dict[str, RunningJob] = {}
+        self._ready = threading.Event()
+        self._thread.start()
+        self._ready.wait()
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.redis = async_client(self.config)
+        self.lifecycle = JobLifecycle(self.redis)
+        self.slots = asyncio.Semaphore(self.config.worker.max_in_flight)
+        self.adapters: dict[str, ProviderAdapter] = build_adapters(
+            self.config, self.config.worker.max_in_flight
+        )
+        self.loop.create_task(self._renew_leases())
+        self._ready.set()
+        self.loop.run_forever()
+
+    def accept(self, items: list[tuple[str, int]]) -> int:
+        """Called from a Celery thread: returns once the jobs are claimed (or skipped as stale)."""
+        future: Future[int] = asyncio.run_coroutine_threadsafe(self._accept(items), self.loop)
+        return future.result()
+
+    async def _accept(self, items: list[tuple[str, int]]) -> int:
+        for _ in items:
+            await self.slots.acquire()
+        try:
+            claimed = await self.lifecycle.claim(items, self.worker_id, self.config.worker.lease_ttl_s)
+        except BaseException:
+            for _ in items:
+                self.slots.release()
+            raise
+        for _ in range(len(items) - len(claimed)):
+            self.slots.release()
+        for fields in claimed:
+            job = RunningJob.from_fields(fields)
+            self._running[job.id] = job
+            self.loop.create_task(self._run_job(job))
+        return len(claimed)
+
+    async def _renew_leases(self) -> None:
+        ttl = self.config.worker.lease_ttl_s
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                await self.lifecycle.renew(list(self._running), ttl)
+            except Exception:
+                log.exception("lease renewal failed")
+
+    async def _run_job(self, job: RunningJob) -> None:
+        try:
+            await self._call_and_record(job)
+        except Exception as exc:  # a bug must fail the job, never strand it
+            log.exception("job %s crashed in the worker", job.id)
+            await self._fail(job, time.time(), f"internal error: {exc!r}", None, [])
+        finally:
+            self._running.pop(job.id, None)
+            self.slots.release()
+
+    async def _call_and_record(self, job: RunningJob) -> None:
+        model = self.config.models[job.model]
+        request = JobRequest.model_validate_json(job.request_json)
+        started = time.time()
+        try:
+            reply = await self.adapters[job.provider].complete(request, model)
+        except ProviderError as exc:
+            finished = time.time()
+            outcome = "retryable" if exc.retryable else "failed"
+            record = attempt_record(job, started, finished, exc.message, exc.status, outcome)
+            if exc.retryable:
+                requeued = await self.lifecycle.requeue(job.id, job.team, job.attempt, record, advance=True)
+                if requeued != -1:
+                    return
+            await self._fail(job, finished, exc.message, record, await self._attempts(job))
+            return
+        finished = time.time()
+        result = completion(job, reply, int(finished))
+        usage = usage_record(job, "succeeded", finished, model, reply)
+        await self.lifecycle.finish(
+            job.id,
+            job.attempt,
+            "succeeded",
+            usage.model_dump_json(),
+            attempt_record(job, started, finished),
+            result_json=result.model_dump_json(),
+        )
+
+    async def _attempts(self, job: RunningJob) -> list[Attempt]:
+        raw = await self.redis.hget(keys.job(job.id), "attempts")
+        return [Attempt.model_validate(a) for a in json.loads(raw or "[]")]
+
+    async def _fail(
+        self, job: RunningJob, finished: float, error: str, record: Attempt | None, earlier: list[Attempt]
+    ) -> None:
+        record = record or attempt_record(job, finished, finished, error, None, "failed")
+        attempts = [*earlier, record]
+        message = error if len(attempts) == 1 else failure_summary(attempts)
+        usage = usage_record(job, "failed", finished, None, None)
+        await self.lifecycle.finish(
+            job.id, job.attempt, "failed", usage.model_dump_json(), record, error=message
+        )
+
+
+_executor: ProviderExecutor | None = None
+_lock = threading.Lock()
+
+
+def executor() -> ProviderExecutor:
+    """The process-wide executor, started on first use by whichever Celery thread gets there."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ProviderExecutor(current_config())
+        return _executor

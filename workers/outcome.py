@@ -1,0 +1,111 @@
+"""Pure assembly of what a finished job leaves behind: result, usage record, attempt record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from broker.pricing import cost_usd
+from schemas.config import ModelConfig
+from schemas.job import Attempt
+from schemas.result import AssistantMessage, ChatCompletion, Choice, CompletionUsage, PromptTokensDetails
+from schemas.usage import UsageRecord
+from workers.providers.base import ProviderReply
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """The fields of a claimed job record that running it needs."""
+
+    id: str
+    team: str
+    user: str
+    key_id: str
+    feature: str
+    model: str
+    provider: str
+    attempt: int
+    created_at: float
+    request_json: str
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> RunningJob:
+        return cls(
+            id=fields["id"],
+            team=fields["team"],
+            user=fields["user"],
+            key_id=fields["key_id"],
+            feature=fields["feature"],
+            model=fields["model"],
+            provider=fields["provider"],
+            attempt=int(fields["attempt"]),
+            created_at=float(fields["created_at"]),
+            request_json=fields["request"],
+        )
+
+
+def completion(job: RunningJob, reply: ProviderReply, created: int) -> ChatCompletion:
+    return ChatCompletion(
+        id="chatcmpl-" + job.id.removeprefix("job_"),
+        created=created,
+        model=job.model,
+        choices=[Choice(message=AssistantMessage(content=reply.text), finish_reason=reply.finish_reason)],
+        usage=CompletionUsage(
+            prompt_tokens=reply.input_tokens,
+            completion_tokens=reply.output_tokens,
+            total_tokens=reply.input_tokens + reply.output_tokens,
+            prompt_tokens_details=PromptTokensDetails(cached_tokens=reply.cached_tokens),
+        ),
+    )
+
+
+def usage_record(
+    job: RunningJob, state: str, finished_at: float, model: ModelConfig | None, reply: ProviderReply | None
+) -> UsageRecord:
+    input_tokens = reply.input_tokens if reply else 0
+    output_tokens = reply.output_tokens if reply else 0
+    cached = reply.cached_tokens if reply else 0
+    return UsageRecord(
+        job_id=job.id,
+        attempt=job.attempt,
+        team=job.team,
+        user=job.user,
+        key_id=job.key_id,
+        feature=job.feature,
+        provider=job.provider,
+        model=job.model,
+        state=state,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_tokens=cached,
+        cost_usd=cost_usd(model.price, input_tokens, output_tokens, cached) if model and reply else 0.0,
+        latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
+        created_at=job.created_at,
+        finished_at=finished_at,
+    )
+
+
+def attempt_record(
+    job: RunningJob,
+    started: float,
+    finished: float,
+    error: str | None = None,
+    status: int | None = None,
+    outcome: str = "succeeded",
+) -> Attempt:
+    return Attempt(
+        number=job.attempt,
+        provider=job.provider,
+        model=job.model,
+        started_at=started,
+        finished_at=finished,
+        latency_ms=round((finished - started) * 1000, 3),
+        outcome=outcome,
+        error=error,
+        status_code=status,
+    )
+
+
+def failure_summary(attempts_json: list[Attempt]) -> str:
+    """One line naming every attempt, for a job whose candidates are exhausted."""
+    parts = [f"#{a.number} {a.provider}/{a.model}: {a.error or a.outcome}" for a in attempts_json]
+    return "all candidates failed: " + "; ".join(parts)

@@ -1,0 +1,86 @@
+"""Anthropic's Messages API through the official SDK, mapped to and from the OpenAI shape.
+
+System (and developer) messages become the ``system`` parameter; tool messages are sent
+as user text; temperature is clamped to Anthropic's 0-1 range; ``max_tokens`` is required
+there, so the model's default applies when the caller set none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2
+
+from schemas.chat import JobRequest
+from schemas.config import ModelConfig
+from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+
+_STOP_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}
+
+
+def anthropic_params(request: JobRequest, model: ModelConfig) -> dict[str, Any]:
+    system = "\n\n".join(m.text() for m in request.messages if m.role in ("system", "developer"))
+    messages: list[dict[str, str]] = []
+    for message in request.messages:
+        if message.role in ("system", "developer"):
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if messages and messages[-1]["role"] == role:  # Anthropic wants alternating turns
+            messages[-1]["content"] += "\n\n" + message.text()
+        else:
+            messages.append({"role": role, "content": message.text()})
+    params: dict[str, Any] = {
+        "model": model.upstream,
+        "messages": messages,
+        "max_tokens": request.output_cap() or model.default_max_tokens,
+    }
+    if system:
+        params["system"] = system
+    if request.temperature is not None:
+        params["temperature"] = min(request.temperature, 1.0)
+    if request.top_p is not None:
+        params["top_p"] = request.top_p
+    if request.stop is not None:
+        params["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
+    return params
+
+
+class AnthropicAdapter:
+    def __init__(self, api_key: str, base_url: str | None, timeout_s: float, max_connections: int) -> None:
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout_s,
+            http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout_s),
+        )
+
+    async def complete(self, request: JobRequest, model: ModelConfig) -> ProviderReply:
+        try:
+            message = await self._client.messages.create(**anthropic_params(request, model))
+        except anthropic.APIStatusError as exc:
+            raise ProviderError(
+                f"{exc.status_code}: {exc.message}",
+                status=exc.status_code,
+                retryable=is_retryable_status(exc.status_code),
+                retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+            ) from exc
+        except anthropic.APITimeoutError as exc:
+            raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
+        except anthropic.APIConnectionError as exc:
+            raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
+        text = "".join(block.text for block in message.content if block.type == "text")
+        usage = message.usage
+        return ProviderReply(
+            text=text,
+            finish_reason=_STOP_REASONS.get(message.stop_reason or "end_turn", "stop"),  # type: ignore[arg-type]
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cache_read_input_tokens or 0,
+            upstream_model=message.model,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,64 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, TGI) through the official SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import openai
+
+from schemas.chat import JobRequest
+from schemas.config import ModelConfig
+from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+
+
+def openai_messages(request: JobRequest) -> list[dict[str, Any]]:
+    return [m.model_dump(exclude_none=True) for m in request.messages]
+
+
+class OpenAIAdapter:
+    def __init__(self, api_key: str, base_url: str | None, timeout_s: float, max_connections: int) -> None:
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,  # the broker retries by requeueing, under admission
+            timeout=timeout_s,
+            http_client=openai.DefaultAioHttpClient(limits=limits, timeout=timeout_s),
+        )
+
+    async def complete(self, request: JobRequest, model: ModelConfig) -> ProviderReply:
+        try:
+            completion = await self._client.chat.completions.create(
+                model=model.upstream,
+                messages=openai_messages(request),  # type: ignore[arg-type]
+                max_tokens=request.output_cap() or model.default_max_tokens,
+                **request.sampling(),
+            )
+        except openai.APIStatusError as exc:
+            raise ProviderError(
+                f"{exc.status_code}: {exc.message}",
+                status=exc.status_code,
+                retryable=is_retryable_status(exc.status_code),
+                retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+            ) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
+        choice = completion.choices[0]
+        usage = completion.usage
+        cached = 0
+        if usage and usage.prompt_tokens_details and usage.prompt_tokens_details.cached_tokens:
+            cached = usage.prompt_tokens_details.cached_tokens
+        return ProviderReply(
+            text=choice.message.content or "",
+            finish_reason=choice.finish_reason if choice.finish_reason in ("stop", "length") else "stop",
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            cached_tokens=cached,
+            upstream_model=completion.model,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
