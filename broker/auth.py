@@ -42,9 +42,7 @@ def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_api_key(
-    redis: Redis, team: str, user: str = "default", admin: bool = False
-) -> tuple[str, Principal]:
+def create_api_key(redis: Redis, team: str, user: str = "default", admin: bool = False) -> tuple[str, Principal]:
     """Store a new key's digest and return the plaintext, which is never stored."""
     api_key = new_api_key()
     principal = Principal(team=team, user=user, key_id="key_" + secrets.token_hex(6), admin=admin)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 
 from broker.errors import Unavailable
@@ -16,11 +17,13 @@ def sync_client(config: BrokerConfig) -> redis.Redis:
         client.ping()
     except redis.ConnectionError as exc:
         raise Unavailable(
-            f"no Redis at {redis_url(config)}: start the broker with `llm-broker up` "
-            "or set LLM_BROKER_REDIS__URL"
+            f"no Redis at {redis_url(config)}: start the broker with `llm-broker up` or set LLM_BROKER_REDIS__URL"
         ) from exc
     return client
 
 
-def async_client(config: BrokerConfig, max_connections: int = 256) -> AsyncRedis:
-    return AsyncRedis.from_url(redis_url(config), max_connections=max_connections)
+def async_client(config: BrokerConfig, max_connections: int = 128) -> AsyncRedis:
+    """A pool that makes callers queue for a connection under load instead of failing:
+    a thousand waiting requests need far fewer connections than requests."""
+    pool = BlockingConnectionPool.from_url(redis_url(config), max_connections=max_connections, timeout=30)
+    return AsyncRedis(connection_pool=pool)

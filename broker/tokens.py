@@ -1,9 +1,9 @@
 """Offline input-token counting, so admission can reserve before any provider call.
 
 OpenAI models are counted exactly with their own encoding and OpenAI's chat framing
-(3 tokens per message, 1 more for a name, 3 to prime the reply). Other providers publish no
-local tokenizer: we estimate on the high side with cl100k and let reconciliation against
-the provider's reported usage correct the reservation.
+(3 tokens per message plus its role and content, 1 more for a name, 3 to prime the
+reply). Other providers publish no local tokenizer: we estimate on the high side with
+cl100k and let reconciliation against the provider's reported usage correct the reservation.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def count_chat_tokens(messages: Sequence[ChatMessage], encoding: str) -> int:
     """Exact prompt tokens for an OpenAI chat model using ``encoding``."""
     total = REPLY_PRIMING
     for message in messages:
-        total += TOKENS_PER_MESSAGE + text_tokens(message.text(), encoding)
+        total += TOKENS_PER_MESSAGE + text_tokens(message.role, encoding)
+        total += text_tokens(message.text(), encoding)
         if message.name:
-            total += TOKENS_PER_NAME
+            total += TOKENS_PER_NAME + text_tokens(message.name, encoding)
     return total
 
 

@@ -75,14 +75,8 @@ class EmbeddedRedis:
                 break
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (
-                        (self.data_dir / "redis.log").read_text()
-                        if (self.data_dir / "redis.log").exists()
-                        else ""
-                    )
-                    raise RuntimeError(
-                        f"embedded Redis did not start on port {self.port}:\n{log[-2000:]}"
-                    ) from None
+                    log = (self.data_dir / "redis.log").read_text() if (self.data_dir / "redis.log").exists() else ""
+                    raise RuntimeError(f"embedded Redis did not start on port {self.port}:\n{log[-2000:]}") from None
                 time.sleep(0.05)
         # AOF replay may still be loading after PING answers LOADING; wait until it serves reads
         while True:

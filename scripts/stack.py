@@ -30,8 +30,7 @@ def simulated_providers(config: BrokerConfig, environ: dict[str, str]) -> list[s
     return [
         name
         for name, provider in config.providers.items()
-        if provider.simulate == "always"
-        or (provider.simulate == "auto" and not environ.get(provider.api_key_env))
+        if provider.simulate == "always" or (provider.simulate == "auto" and not environ.get(provider.api_key_env))
     ]
 
 
@@ -111,9 +110,7 @@ class Stack:
         sim_path.write_text(yaml.safe_dump(sim_config))
         self.spawn("simulator", ["simulate", "--port", str(port), "--config", str(sim_path)])
         self.simulator_url = f"http://127.0.0.1:{port}"
-        wait_http(
-            f"{self.simulator_url}/_sim/health", self.processes["simulator"], self.log_path("simulator")
-        )
+        wait_http(f"{self.simulator_url}/_sim/health", self.processes["simulator"], self.log_path("simulator"))
 
     def log_path(self, name: str) -> Path:
         return self.home / "logs" / f"{name}.log"
@@ -177,10 +174,7 @@ class Stack:
         # producers first, then workers (which drain their calls), the simulator last
         names = list(self.processes)
         order = [
-            n
-            for prefix in ("api", "scheduler", "worker", "sink", "flower")
-            for n in names
-            if n.startswith(prefix)
+            n for prefix in ("api", "scheduler", "worker", "sink", "flower") for n in names if n.startswith(prefix)
         ]
         for name in [*order, *names]:
             self.stop_process(name)

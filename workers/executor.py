@@ -47,9 +47,7 @@ class ProviderExecutor:
         self.redis = async_client(self.config)
         self.lifecycle = JobLifecycle(self.redis)
         self.slots = asyncio.Semaphore(self.config.worker.max_in_flight)
-        self.adapters: dict[str, ProviderAdapter] = build_adapters(
-            self.config, self.config.worker.max_in_flight
-        )
+        self.adapters: dict[str, ProviderAdapter] = build_adapters(self.config, self.config.worker.max_in_flight)
         self.loop.create_task(self._renew_leases())
         self._ready.set()
         self.loop.run_forever()
@@ -134,9 +132,7 @@ class ProviderExecutor:
         attempts = [*earlier, record]
         message = error if len(attempts) == 1 else failure_summary(attempts)
         usage = usage_record(job, "failed", finished, None, None)
-        await self.lifecycle.finish(
-            job.id, job.attempt, "failed", usage.model_dump_json(), record, error=message
-        )
+        await self.lifecycle.finish(job.id, job.attempt, "failed", usage.model_dump_json(), record, error=message)
 
 
 _executor: ProviderExecutor | None = None

@@ -22,7 +22,7 @@ from schemas.config import BrokerConfig
 def create_app(config: BrokerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = async_client(config, max_connections=512)
+        redis = async_client(config)
         waiters = CompletionWaiters(redis)
         await waiters.start()
         app.state.services = Services(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from broker.errors import BrokerError
+
+log = logging.getLogger(__name__)
 
 
 def error_body(message: str, error_type: str, param: str | None, **extra: Any) -> dict[str, Any]:
@@ -31,16 +35,27 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BrokerError)
     async def _broker_error(_: Request, exc: BrokerError) -> JSONResponse:
-        headers = (
-            {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after is not None else None
-        )
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after is not None else None
         return JSONResponse(error_body(exc.message, exc.error_type, exc.param), exc.status, headers=headers)
+
+    @app.exception_handler(RedisError)
+    async def _redis_error(_: Request, exc: RedisError) -> JSONResponse:
+        log.error("Redis unavailable: %s", exc)
+        return JSONResponse(
+            error_body("the broker's store is unavailable; retry shortly", "service_unavailable", None),
+            503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal error", "server_error", None), 500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"param": field_path(err["loc"]), "message": err["msg"], "type": err["type"]}
-            for err in exc.errors()
+            {"param": field_path(err["loc"]), "message": err["msg"], "type": err["type"]} for err in exc.errors()
         ]
         first = problems[0] if problems else {"param": "body", "message": "invalid request"}
         message = "; ".join(f"{p['param']}: {p['message']}" for p in problems)

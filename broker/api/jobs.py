@@ -10,7 +10,7 @@ from broker.api.deps import Caller, services
 from broker.jobstore.records import job_view
 from broker.submit import submit_job
 from schemas.chat import JobRequest
-from schemas.job import FINAL_STATES, JobState
+from schemas.job import FINAL_STATES, JobState, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
@@ -24,7 +24,7 @@ def prefer_wait(prefer: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-async def _view_after_wait(request: Request, job_id: str, team: str, wait_s: float | None) -> Response:
+async def _view_after_wait(request: Request, job_id: str, team: str, wait_s: float | None) -> JobView:
     svc = services(request)
     fields = await svc.store.fields(job_id, team)
     if wait_s and JobState(fields["state"]) not in FINAL_STATES:
@@ -36,25 +36,24 @@ async def _view_after_wait(request: Request, job_id: str, team: str, wait_s: flo
 
         await svc.waiters.wait(job_id, min(wait_s, svc.config.api.max_wait_s), is_final)
         fields = box.get("fields", fields)
-    view = job_view(fields)
-    status = 200 if view.state in FINAL_STATES or not wait_s else 202
+    return job_view(fields)
+
+
+def _json(view: JobView, status: int = 200) -> Response:
     return Response(view.model_dump_json(), status_code=status, media_type="application/json")
 
 
 @router.post("", status_code=202)
 async def create_job(
-    body: JobRequest,
-    request: Request,
-    who: Caller,
-    prefer: str | None = Header(default=None),
+    body: JobRequest, request: Request, who: Caller, prefer: str | None = Header(default=None)
 ) -> Response:
-    """Accept a job (202). With ``Prefer: wait=N`` answer 200 with the finished job if it ends within N s."""
+    """Accept a job (202). With ``Prefer: wait=N``, 200 with the finished job if it ends within N s.
+    A repeated ``idempotency_key`` answers 200 with the job it first created."""
     svc = services(request)
     job_id, created = await submit_job(body, who, svc.config, svc.store)
     wait_s = prefer_wait(prefer)
-    response = await _view_after_wait(request, job_id, who.team, wait_s)
-    if response.status_code == 202 or not created:
-        response.status_code = 202 if created else 200
+    view = await _view_after_wait(request, job_id, who.team, wait_s)
+    response = _json(view, 202 if created and view.state not in FINAL_STATES else 200)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
     if wait_s is not None:
         response.headers["Preference-Applied"] = f"wait={wait_s:g}"
@@ -68,14 +67,12 @@ async def get_job(
     who: Caller,
     wait: float | None = Query(default=None, ge=0, description="seconds to wait for a final state"),
 ) -> Response:
-    response = await _view_after_wait(request, job_id, who.team, wait)
-    response.status_code = 200
-    return response
+    return _json(await _view_after_wait(request, job_id, who.team, wait))
 
 
 @router.delete("/{job_id}")
 async def cancel_job(job_id: str, request: Request, who: Caller) -> Response:
+    """Cancel a job no worker has started; 409 once it runs or has ended."""
     svc = services(request)
     await svc.store.cancel(job_id, who.team)
-    view = job_view(await svc.store.fields(job_id, who.team))
-    return Response(view.model_dump_json(), media_type="application/json")
+    return _json(job_view(await svc.store.fields(job_id, who.team)))

@@ -30,23 +30,17 @@ def keys_create(
 
     config = current_config()
     if team not in config.teams:
-        raise typer.BadParameter(
-            f"unknown team {team!r}; configured: {', '.join(config.teams)}", param_hint="--team"
-        )
+        raise typer.BadParameter(f"unknown team {team!r}; configured: {', '.join(config.teams)}", param_hint="--team")
     api_key, principal = create_api_key(sync_client(config), team, user, admin)
     typer.echo(api_key)
     typer.echo(f"key id {principal.key_id} for team {team} (store it now: it is not shown again)", err=True)
 
 
 def submit(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one job request per line")
-    ],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one job request per line")],
     team: Annotated[str, typer.Option(help="team the jobs bill to")],
     wait: Annotated[bool, typer.Option(help="wait for every job and show progress")] = False,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="write finished jobs as JSONL")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write finished jobs as JSONL")] = None,
 ) -> None:
     """Submit a JSONL file of jobs for a team (operator path: straight to the broker's Redis)."""
     from broker.cli.submit_file import submit_file
@@ -71,9 +65,9 @@ def status(job_id: Annotated[str, typer.Argument()]) -> None:
 
 
 def report(
-    by: Annotated[
-        str, typer.Option(help="comma-separated: team, feature, model, provider, user, key_id, month")
-    ] = ("team,model"),
+    by: Annotated[str, typer.Option(help="comma-separated: team, feature, model, provider, user, key_id, month")] = (
+        "team,model"
+    ),
     month: Annotated[str | None, typer.Option(help="YYYY-MM; default all months")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     ledger: Annotated[Path | None, typer.Option(help="ledger folder (default $home/ledger)")] = None,
@@ -82,9 +76,7 @@ def report(
     from broker.ledger import spend_report
 
     try:
-        rows = spend_report(
-            ledger or home_dir() / "ledger", [c.strip() for c in by.split(",") if c.strip()], month
-        )
+        rows = spend_report(ledger or home_dir() / "ledger", [c.strip() for c in by.split(",") if c.strip()], month)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--by") from exc
     if fmt == "json":

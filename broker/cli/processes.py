@@ -24,9 +24,7 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def api(
-    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None
-) -> None:
+def api(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
@@ -76,9 +74,7 @@ def scheduler() -> None:
 
 def worker(
     provider: Annotated[str, typer.Option(help="provider whose queue this worker serves")],
-    concurrency: Annotated[
-        int | None, typer.Option(help="Celery threads (calls in flight are async)")
-    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Celery threads (calls in flight are async)")] = None,
 ) -> None:
     """Run a Celery worker for one provider queue."""
     config = current_config()

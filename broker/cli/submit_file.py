@@ -37,9 +37,7 @@ def parse_lines(file: Path) -> tuple[list[JobRequest], list[str]]:
     return requests, errors
 
 
-async def submit_file(
-    config: BrokerConfig, file: Path, team: str, wait: bool, output: Path | None
-) -> dict[str, Any]:
+async def submit_file(config: BrokerConfig, file: Path, team: str, wait: bool, output: Path | None) -> dict[str, Any]:
     requests, errors = parse_lines(file)
     for error in errors:
         print(error)
@@ -86,9 +84,7 @@ async def watch(redis: Any, job_ids: list[str], output: Path | None) -> dict[str
                     pending.discard(job_id)
             done = sum(1 for s in states.values() if s == "succeeded")
             failed = len(states) - done
-            progress.update(
-                task, completed=len(states), detail=f"ok {done} failed {failed} queued {len(pending)}"
-            )
+            progress.update(task, completed=len(states), detail=f"ok {done} failed {failed} queued {len(pending)}")
             if pending:
                 await asyncio.sleep(0.25)
     if output:

@@ -49,9 +49,7 @@ class JobLifecycle:
         self._requeue = register(redis, PACKAGE, "requeue")
 
     async def active_teams(self) -> list[str]:
-        return sorted(
-            t.decode() if isinstance(t, bytes) else t for t in await self.redis.smembers(keys.ACTIVE_TEAMS)
-        )
+        return sorted(t.decode() if isinstance(t, bytes) else t for t in await self.redis.smembers(keys.ACTIVE_TEAMS))
 
     async def peek(self, team: str, count: int) -> list[QueuedJob]:
         """The first ``count`` jobs of a team's queue, with what admission needs to know."""

@@ -61,8 +61,7 @@ class NewJob:
 
 def decode_hash(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
     return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in raw.items()
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()
     }
 
 

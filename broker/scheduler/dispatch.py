@@ -19,9 +19,7 @@ def make_sender(broker_url: str) -> Celery:
     return app
 
 
-def batches(
-    admitted: Iterable[tuple[str, DispatchItem]], max_batch: int
-) -> list[tuple[str, list[DispatchItem]]]:
+def batches(admitted: Iterable[tuple[str, DispatchItem]], max_batch: int) -> list[tuple[str, list[DispatchItem]]]:
     """Group (provider, item) pairs into per-provider messages of at most ``max_batch`` jobs."""
     by_provider: dict[str, list[DispatchItem]] = defaultdict(list)
     for provider, item in admitted:

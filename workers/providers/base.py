@@ -23,9 +23,7 @@ class ProviderReply:
 class ProviderError(Exception):
     """A failed provider call. ``retryable`` failures move the job to its next candidate."""
 
-    def __init__(
-        self, message: str, *, status: int | None, retryable: bool, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

@@ -1,0 +1,104 @@
+"""Shared fixtures: a real broker on this machine (embedded Redis on a free port, the
+simulated providers over HTTP, real API, scheduler and Celery worker processes)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from broker.auth import create_api_key
+from broker.settings import sample_config_path
+from scripts.embedded_redis import EmbeddedRedis, free_port
+from scripts.stack import Stack
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def broker_config(**overrides: Any) -> dict[str, Any]:
+    """The sample config with two test teams and fast timers, plus ``overrides`` merged in."""
+    base = yaml.safe_load(sample_config_path().read_text())
+    base["teams"] = {"alpha": {"weight": 1}, "beta": {"weight": 1}}
+    base["scheduler"] = {"reap_interval_s": 0.2, "claim_timeout_s": 30}
+    base["worker"] = {"lease_ttl_s": 2.0, "concurrency": 4, "max_in_flight": 1000}
+    base["simulator"] = {"latency_s": 0.0}
+    for provider in base["providers"].values():
+        provider["simulate"] = "always"
+    return _merge(base, overrides)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+class BrokerUnderTest:
+    """A started stack plus conveniences: keys per team, a Redis client, the API URL."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        assert stack.config is not None
+        self.config = stack.config
+        self.redis = redis.Redis.from_url(stack.config.redis.url or "")
+        self.api_url = stack.api_url
+
+    def key(self, team: str, user: str = "tester", admin: bool = False) -> str:
+        return create_api_key(self.redis, team, user, admin)[0]
+
+    def headers(self, team: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(team)}"}
+
+
+def start_broker(
+    tmp_path: Path,
+    config: dict[str, Any] | None = None,
+    simulator: dict[str, Any] | None = None,
+    providers: list[str] | None = None,
+    sink: bool = False,
+) -> Stack:
+    stack = Stack(
+        config or broker_config(),
+        tmp_path / "home",
+        redis_port=free_port(),
+        api_port=free_port(),
+        simulator_config=simulator,
+    )
+    try:
+        stack.prepare()
+        assert stack.config is not None
+        stack.start_api()
+        stack.start_scheduler()
+        for provider in providers or list(stack.config.providers):
+            stack.start_worker(provider)
+        if sink:
+            stack.start_sink()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnderTest]:
+    """One broker shared by a test module: sample providers, all simulated, zero latency."""
+    stack = start_broker(tmp_path_factory.mktemp("broker"))
+    try:
+        yield BrokerUnderTest(stack)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(free_port(), tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
