@@ -27,9 +27,11 @@ def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig,
     """Every check that needs no I/O; raises before anything is stored."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
+    if request.prompt is not None:
+        raise InvalidRequest("prompt: prompt templates are not enabled on this broker", param="prompt")
     candidates = candidate_models(request, config)
     first = config.models[candidates[0]]
-    input_tokens = count_input_tokens(request.messages, first.tokenizer)
+    input_tokens = count_input_tokens(request.chat(), first.tokenizer)
     check_fits_context(input_tokens, request.output_cap(), candidates[0], first.context_window)
     return NewJob(
         id=new_job_id(now),

@@ -55,6 +55,25 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class CacheControl(BaseModel):
+    """Per-request cache policy: ``use`` (default) reads and writes, ``refresh`` skips the read
+    but stores the new answer, ``bypass`` neither reads nor writes."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["use", "refresh", "bypass"] = "use"
+    threshold: float | None = Field(default=None, gt=0, le=1)
+
+
+class PromptRef(BaseModel):
+    """A job built from a registered prompt template instead of literal ``messages``."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    version: int | None = Field(default=None, ge=1)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    subject: str | None = Field(default=None, max_length=256, description="sticky key for experiment assignment")
+
+
 class JobRequest(BaseModel):
     """What a caller submits; ``model`` names a configured model, ``tier`` a quality tier."""
 
@@ -62,7 +81,8 @@ class JobRequest(BaseModel):
 
     model: str | None = Field(default=None, min_length=1, max_length=128)
     tier: TierChoice | None = None
-    messages: list[ChatMessage] = Field(min_length=1, max_length=4096)
+    messages: list[ChatMessage] | None = Field(default=None, min_length=1, max_length=4096)
+    prompt: PromptRef | None = None
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -78,6 +98,7 @@ class JobRequest(BaseModel):
     user: str | None = Field(default=None, max_length=256)
 
     metadata: JobMetadata = Field(default_factory=JobMetadata)
+    cache: CacheControl | None = None
     callback_url: str | None = Field(default=None, max_length=2048)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
     priority: int = Field(default=0, ge=-10, le=10)
@@ -91,11 +112,21 @@ class JobRequest(BaseModel):
 
     @model_validator(mode="after")
     def _model_or_tier(self) -> JobRequest:
+        if self.messages is None and self.prompt is None:
+            raise ValueError("messages: give messages, or a prompt template reference")
+        if self.messages is not None and self.prompt is not None:
+            raise ValueError("prompt: give either messages or prompt, not both")
         if self.model is not None and self.tier is not None:
-            raise ValueError("give either model or tier, not both")
+            raise ValueError("tier: give either model or tier, not both")
         if self.max_tokens is not None and self.max_completion_tokens is not None:
-            raise ValueError("give either max_tokens or max_completion_tokens, not both")
+            raise ValueError("max_completion_tokens: give either max_tokens or max_completion_tokens, not both")
         return self
+
+    def chat(self) -> list[ChatMessage]:
+        """The messages to send; a template job has them once the prompt is rendered at submit."""
+        if self.messages is None:
+            raise ValueError("prompt template not rendered")
+        return self.messages
 
     def output_cap(self) -> int | None:
         """The caller's output-token cap, whichever of the two OpenAI spellings it used."""

@@ -21,6 +21,11 @@ class UsageRecord(BaseModel):
     cost_usd: float = Field(default=0.0, ge=0)
     saved_usd: float = Field(default=0.0, ge=0)
     latency_ms: float = Field(default=0.0, ge=0)
+    routing_saved_usd: float = Field(default=0.0, ge=0, description="vs the tier's top model")
     cache_hit: bool = False
+    tier: str | None = None
+    template_id: str | None = None
+    template_version: int | None = None
+    batch_id: str | None = None
     created_at: float
     finished_at: float

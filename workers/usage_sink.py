@@ -28,9 +28,27 @@ log = logging.getLogger(__name__)
 
 GROUP = "usage-sink"
 SCHEMA = pa.schema(
-    [(name, pa.string()) for name in ("job_id", "team", "user", "key_id", "feature", "provider", "model", "state")]
-    + [(name, pa.int64()) for name in ("attempt", "input_tokens", "output_tokens", "cached_tokens")]
-    + [(name, pa.float64()) for name in ("cost_usd", "saved_usd", "latency_ms", "created_at", "finished_at")]
+    [
+        (name, pa.string())
+        for name in (
+            "job_id",
+            "team",
+            "user",
+            "key_id",
+            "feature",
+            "provider",
+            "model",
+            "state",
+            "tier",
+            "template_id",
+            "batch_id",
+        )
+    ]
+    + [(name, pa.int64()) for name in ("attempt", "input_tokens", "output_tokens", "cached_tokens", "template_version")]
+    + [
+        (name, pa.float64())
+        for name in ("cost_usd", "saved_usd", "routing_saved_usd", "latency_ms", "created_at", "finished_at")
+    ]
     + [("cache_hit", pa.bool_())]
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,21 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path or "body"
 
 
+_NAMED_FIELD = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.\[\]]*): ")
+
+
+def problem(err: dict[str, Any]) -> dict[str, str]:
+    """One validation error as {param, message, type}. Whole-body validators name their field
+    by starting the message with ``field: ``, which becomes ``param``."""
+    param = field_path(err["loc"])
+    message = str(err["msg"])
+    named = _NAMED_FIELD.match(message)
+    if named and param == "body":
+        param = named.group(1)
+        message = message[named.end() :]
+    return {"param": param, "message": message.removeprefix("Value error, "), "type": str(err["type"])}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BrokerError)
     async def _broker_error(_: Request, exc: BrokerError) -> JSONResponse:
@@ -54,9 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"param": field_path(err["loc"]), "message": err["msg"], "type": err["type"]} for err in exc.errors()
-        ]
+        problems = [problem(err) for err in exc.errors()]
         first = problems[0] if problems else {"param": "body", "message": "invalid request"}
         message = "; ".join(f"{p['param']}: {p['message']}" for p in problems)
         return JSONResponse(

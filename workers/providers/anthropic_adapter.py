@@ -20,9 +20,9 @@ _STOP_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "s
 
 
 def anthropic_params(request: JobRequest, model: ModelConfig) -> dict[str, Any]:
-    system = "\n\n".join(m.text() for m in request.messages if m.role in ("system", "developer"))
+    system = "\n\n".join(m.text() for m in request.chat() if m.role in ("system", "developer"))
     messages: list[dict[str, str]] = []
-    for message in request.messages:
+    for message in request.chat():
         if message.role in ("system", "developer"):
             continue
         role = "assistant" if message.role == "assistant" else "user"

@@ -13,7 +13,7 @@ from workers.providers.base import ProviderError, ProviderReply, is_retryable_st
 
 
 def openai_messages(request: JobRequest) -> list[dict[str, Any]]:
-    return [m.model_dump(exclude_none=True) for m in request.messages]
+    return [m.model_dump(exclude_none=True) for m in request.chat()]
 
 
 class OpenAIAdapter:
