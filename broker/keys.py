@@ -8,7 +8,7 @@ from __future__ import annotations
 PREFIX = "lb:"
 
 JOBS_DONE_CHANNEL = f"{PREFIX}jobs:done"  # pub/sub: a job id each time a job reaches a final state
-SCHEDULER_WAKE = f"{PREFIX}scheduler:wake"  # list the scheduler blocks on; pushed on each arrival
+SCHEDULER_WAKE = f"{PREFIX}scheduler:wake"  # pub/sub: published on each arrival, requeue and refund
 ACTIVE_TEAMS = f"{PREFIX}teams:active"  # set of teams whose queue is not empty
 DISPATCHED = f"{PREFIX}dispatched"  # zset job id -> deadline for a worker to claim it
 LEASES = f"{PREFIX}leases"  # zset job id -> deadline of the running job's lease
@@ -26,3 +26,8 @@ def team_queue(team: str) -> str:
 
 def idempotency(team: str, key: str) -> str:
     return f"{PREFIX}idem:{team}:{key}"
+
+
+def bucket(scope: str, axis: str) -> str:
+    """A token bucket: ``scope`` is ``team:<name>``, ``key:<key id>`` or ``model:<name>``."""
+    return f"{PREFIX}bucket:{scope}:{axis}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from broker.admission.limits import fitting_candidates
 from broker.auth import Principal
 from broker.errors import Forbidden, InvalidRequest
 from broker.jobstore.records import NewJob, new_job_id
@@ -29,10 +30,17 @@ def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig,
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
     if request.prompt is not None:
         raise InvalidRequest("prompt: prompt templates are not enabled on this broker", param="prompt")
-    candidates = candidate_models(request, config)
-    first = config.models[candidates[0]]
-    input_tokens = count_input_tokens(request.chat(), first.tokenizer)
-    check_fits_context(input_tokens, request.output_cap(), candidates[0], first.context_window)
+    routed = candidate_models(request, config)
+    by_tokenizer: dict[str, int] = {}
+    for model in routed:
+        tokenizer = config.models[model].tokenizer
+        if tokenizer not in by_tokenizer:
+            by_tokenizer[tokenizer] = count_input_tokens(request.chat(), tokenizer)
+    tokens = [by_tokenizer[config.models[model].tokenizer] for model in routed]
+    check_fits_context(tokens[0], request.output_cap(), routed[0], config.models[routed[0]].context_window)
+    candidates, candidate_tokens = fitting_candidates(
+        config, principal.team, principal.key_id, routed, tokens, request.output_cap()
+    )
     return NewJob(
         id=new_job_id(now),
         team=principal.team,
@@ -40,7 +48,7 @@ def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig,
         key_id=principal.key_id,
         request=request,
         candidates=candidates,
-        input_tokens=input_tokens,
+        candidate_tokens=candidate_tokens,
         created_at=now,
     )
 

@@ -98,6 +98,9 @@ class ApiConfig(Strict):
 
 class SchedulerConfig(Strict):
     max_batch: int = Field(default=64, gt=0, description="most jobs carried by one Celery message")
+    quantum_tokens: int = Field(
+        default=65_536, gt=0, description="fair-share credit a team of weight 1 earns per round, in tokens"
+    )
     reap_interval_s: float = Field(default=1.0, gt=0)
     claim_timeout_s: float = Field(
         default=300.0, gt=0, description="an admitted job no worker claimed by then goes back to its queue"

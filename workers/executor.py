@@ -104,7 +104,9 @@ class ProviderExecutor:
             outcome = "retryable" if exc.retryable else "failed"
             record = attempt_record(job, started, finished, exc.message, exc.status, outcome)
             if exc.retryable:
-                requeued = await self.lifecycle.requeue(job.id, job.team, job.attempt, record, advance=True)
+                requeued = await self.lifecycle.requeue(
+                    job.id, job.team, job.attempt, record, reservation=job.reservation, advance=True
+                )
                 if requeued != -1:
                     return
             await self._fail(job, finished, exc.message, record, await self._attempts(job))
@@ -118,6 +120,8 @@ class ProviderExecutor:
             "succeeded",
             usage.model_dump_json(),
             attempt_record(job, started, finished),
+            reservation=job.reservation,
+            used=(reply.input_tokens, reply.output_tokens),
             result_json=result.model_dump_json(),
         )
 
@@ -132,7 +136,16 @@ class ProviderExecutor:
         attempts = [*earlier, record]
         message = error if len(attempts) == 1 else failure_summary(attempts)
         usage = usage_record(job, "failed", finished, None, None)
-        await self.lifecycle.finish(job.id, job.attempt, "failed", usage.model_dump_json(), record, error=message)
+        await self.lifecycle.finish(
+            job.id,
+            job.attempt,
+            "failed",
+            usage.model_dump_json(),
+            record,
+            reservation=job.reservation,
+            used=None,
+            error=message,
+        )
 
 
 _executor: ProviderExecutor | None = None

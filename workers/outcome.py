@@ -26,6 +26,7 @@ class RunningJob:
     attempt: int
     created_at: float
     request_json: str
+    reservation: str  # JSON of the token buckets reserved at admission (settled at the end)
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> RunningJob:
@@ -40,6 +41,7 @@ class RunningJob:
             attempt=int(fields["attempt"]),
             created_at=float(fields["created_at"]),
             request_json=fields["request"],
+            reservation=fields.get("reservation", ""),
         )
 
 

@@ -47,7 +47,7 @@ def scheduler() -> None:
     """Admit queued jobs and dispatch them to provider queues (run as many as you like)."""
     from broker.jobstore.lifecycle import JobLifecycle
     from broker.redis_clients import async_client
-    from broker.scheduler.admission import UnlimitedAdmission
+    from broker.scheduler.admission import TokenAdmission
     from broker.scheduler.dispatch import make_sender
     from broker.scheduler.loop import Scheduler
 
@@ -61,9 +61,7 @@ def scheduler() -> None:
             loop.add_signal_handler(sig, stop.set)
         redis = async_client(config)
         lifecycle = JobLifecycle(redis)
-        runner = Scheduler(
-            redis, config, UnlimitedAdmission(lifecycle, config), make_sender(redis_url(config)), lifecycle
-        )
+        runner = Scheduler(redis, config, TokenAdmission(lifecycle, config), make_sender(redis_url(config)), lifecycle)
         task = asyncio.create_task(runner.run(stop))
         await stop.wait()
         task.cancel()

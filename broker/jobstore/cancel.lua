@@ -1,11 +1,19 @@
--- Cancel a job that no worker has started: queued, or admitted but not yet claimed.
+-- Cancel a job that no worker has started: queued, or admitted but not yet claimed (its
+-- token reservation is released).
 -- KEYS[1] job hash   KEYS[2] team queue   KEYS[3] dispatched   KEYS[4] active teams
+-- KEYS[5..] the reservation's bucket keys
 -- ARGV[1] job id   ARGV[2] team   ARGV[3] done channel   ARGV[4] seconds to keep the job
--- Returns 'cancelled', or the state that forbids cancelling.
-local state = redis.call('HGET', KEYS[1], 'state')
+-- Returns 'cancelled', 'retry' (the reservation changed since the caller read it), or the
+-- state that forbids cancelling.
+local f = redis.call('HMGET', KEYS[1], 'state', 'reservation')
+local state = f[1]
 if not state then
   return 'missing'
 end
+if state == 'admitted' and not reservation_matches(f[2], 5) then
+  return 'retry'
+end
+local now = now_ms('')
 if state == 'queued' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if redis.call('ZCARD', KEYS[2]) == 0 then
@@ -13,13 +21,12 @@ if state == 'queued' then
   end
 elseif state == 'admitted' then
   redis.call('ZREM', KEYS[3], ARGV[1])
+  settle_reservation(f[2], 5, nil, nil, now)
 else
   return state
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled by the caller',
-  'updated_at', now, 'finished_at', now)
+  'reservation', '', 'updated_at', now / 1000, 'finished_at', now / 1000)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 'cancelled'

@@ -1,17 +1,21 @@
-"""State transitions after submission: admit, claim, renew, finish, requeue, reap.
+"""State transitions after submission: admit, claim, renew, finish, requeue, reap, reject.
 
 Each transition is one Lua script, so it is atomic across any number of schedulers and
-workers. The Python here only assembles keys and arguments and decodes answers.
+workers, and each moves the job's token reservation with it (taken at admission, settled
+against real usage at finish, released on requeue). The Python here only assembles keys
+and arguments and decodes answers.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from broker import keys
+from broker.admission.limits import Charge
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
@@ -25,9 +29,11 @@ class QueuedJob:
 
     id: str
     team: str
+    key_id: str
     model: str
     input_tokens: int
     max_tokens: int | None
+    not_before_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,46 +44,100 @@ class Expired:
     state: str
     provider: str
     model: str
+    reservation: str
+
+
+def reservation_keys(reservation: str | None) -> list[str]:
+    """The bucket keys of a stored reservation, in its order (they go to KEYS)."""
+    return [entry["k"] for entry in json.loads(reservation)] if reservation else []
+
+
+def _admit_args(jobs: Sequence[tuple[QueuedJob, str, list[Charge]]]) -> tuple[list[str], list[str | float | int]]:
+    job_keys: list[str] = []
+    args: list[str | float | int] = []
+    for job, provider, charges in jobs:
+        job_keys.append(keys.job(job.id))
+        job_keys.extend(c.key for c in charges)
+        args.extend([job.id, job.model, provider, len(charges)])
+        for c in charges:
+            args.extend([repr(c.capacity), repr(c.rate), repr(c.cost), c.axis])
+    return job_keys, args
 
 
 class JobLifecycle:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._admit = register(redis, PACKAGE, "admit")
+        self._admit = register(redis, PACKAGE, "admit", prelude="buckets")
         self._claim = register(redis, PACKAGE, "claim")
-        self._finish = register(redis, PACKAGE, "finish")
-        self._requeue = register(redis, PACKAGE, "requeue")
+        self._finish = register(redis, PACKAGE, "finish", prelude="buckets")
+        self._requeue = register(redis, PACKAGE, "requeue", prelude="buckets")
+        self._reject = register(redis, PACKAGE, "reject", prelude="buckets")
 
     async def active_teams(self) -> list[str]:
-        return sorted(t.decode() if isinstance(t, bytes) else t for t in await self.redis.smembers(keys.ACTIVE_TEAMS))
+        members = await self.redis.smembers(keys.ACTIVE_TEAMS)
+        return sorted(t.decode() if isinstance(t, bytes) else t for t in members)
 
     async def peek(self, team: str, count: int) -> list[QueuedJob]:
         """The first ``count`` jobs of a team's queue, with what admission needs to know."""
         ids = [i.decode() for i in await self.redis.zrange(keys.team_queue(team), 0, count - 1)]
         if not ids:
             return []
+        fields = ("candidates", "cursor", "candidate_tokens", "max_tokens", "key_id", "not_before")
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hmget(keys.job(job_id), "candidates", "cursor", "input_tokens", "request")
+                pipe.hmget(keys.job(job_id), *fields)
             rows = await pipe.execute()
         jobs = []
-        for job_id, (candidates, cursor, input_tokens, request) in zip(ids, rows, strict=True):
+        for job_id, row in zip(ids, rows, strict=True):
+            candidates, cursor, tokens, max_tokens, key_id, not_before = (
+                v.decode() if isinstance(v, bytes) else v for v in row
+            )
             if candidates is None:  # expired or deleted record: drop the dangling queue entry
                 await self.redis.zrem(keys.team_queue(team), job_id)
                 continue
-            model = json.loads(candidates)[int(cursor)]
-            max_tokens = json.loads(request).get("max_tokens")
-            jobs.append(QueuedJob(job_id, team, model, int(input_tokens), max_tokens))
+            index = int(cursor)
+            jobs.append(
+                QueuedJob(
+                    id=job_id,
+                    team=team,
+                    key_id=key_id,
+                    model=json.loads(candidates)[index],
+                    input_tokens=int(json.loads(tokens)[index]),
+                    max_tokens=int(max_tokens) if max_tokens else None,
+                    not_before_ms=float(not_before) if not_before else 0.0,
+                )
+            )
         return jobs
 
-    async def admit(self, job: QueuedJob, provider: str, claim_timeout_s: float) -> int:
-        """Move a queued job to ``admitted``; returns its attempt number, 0 if someone else won."""
-        return int(
-            await self._admit(
-                keys=[keys.team_queue(job.team), keys.DISPATCHED, keys.ACTIVE_TEAMS, keys.job(job.id)],
-                args=[job.id, job.team, int(claim_timeout_s * 1000), job.model, provider],
-            )
+    async def admit(
+        self,
+        team: str,
+        jobs: Sequence[tuple[QueuedJob, str, list[Charge]]],
+        claim_timeout_s: float,
+        now_ms: float | None = None,
+    ) -> tuple[list[int], float | None]:
+        """Admit (job, provider, charges) in order while their buckets have room.
+
+        Returns the attempt number of each job admitted or skipped (0: another scheduler took
+        it), up to but not including a job that did not fit,
+        and, when a job did not fit, the milliseconds until it would."""
+        if not jobs:
+            return [], None
+        job_keys, args = _admit_args(jobs)
+        answer = await self._admit(
+            keys=[keys.team_queue(team), keys.DISPATCHED, keys.ACTIVE_TEAMS, *job_keys],
+            args=[team, int(claim_timeout_s * 1000), "" if now_ms is None else repr(now_ms), len(jobs), *args],
         )
+        *attempts, wait = (int(x) for x in answer)
+        return attempts, (None if wait < 0 else float(wait))
+
+    async def reject(self, job: QueuedJob, error: str, usage_json: str) -> bool:
+        """Fail a queued job that can never be admitted."""
+        done = await self._reject(
+            keys=[keys.job(job.id), keys.team_queue(job.team), keys.ACTIVE_TEAMS, keys.USAGE_STREAM],
+            args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
+        )
+        return bool(done)
 
     async def claim(self, items: list[tuple[str, int]], worker: str, lease_s: float) -> list[dict[str, str]]:
         """Claim dispatched jobs; returns the records of those this worker now runs."""
@@ -104,12 +164,22 @@ class JobLifecycle:
         state: str,
         usage_json: str,
         attempt_record: Attempt,
+        *,
+        reservation: str | None,
+        used: tuple[int, int] | None,
         result_json: str = "",
         error: str = "",
+        now_ms: float | None = None,
     ) -> bool:
-        """Record the final outcome once; False when this delivery is stale."""
+        """Record the final outcome once and settle the reservation against ``used``
+        (input, output tokens; None releases it all). False when this delivery is stale."""
         done = await self._finish(
-            keys=[keys.job(job_id), keys.LEASES, keys.USAGE_STREAM],
+            keys=[
+                keys.job(job_id),
+                keys.LEASES,
+                keys.USAGE_STREAM,
+                *reservation_keys(reservation),
+            ],
             args=[
                 attempt,
                 state,
@@ -120,6 +190,10 @@ class JobLifecycle:
                 keys.JOBS_DONE_CHANNEL,
                 job_id,
                 JOB_TTL_S,
+                "" if used is None else used[0],
+                "" if used is None else used[1],
+                "" if now_ms is None else repr(now_ms),
+                keys.SCHEDULER_WAKE,
             ],
         )
         return bool(done)
@@ -131,10 +205,13 @@ class JobLifecycle:
         attempt: int,
         record: Attempt,
         *,
+        reservation: str | None,
         advance: bool,
         only_if_expired: bool = False,
+        not_before_ms: float | None = None,
+        now_ms: float | None = None,
     ) -> int:
-        """Back to the team queue: 1 done, 0 stale, -1 no candidate left."""
+        """Back to the team queue, reservation released: 1 done, 0 stale, -1 no candidate left."""
         return int(
             await self._requeue(
                 keys=[
@@ -143,9 +220,19 @@ class JobLifecycle:
                     keys.DISPATCHED,
                     keys.team_queue(team),
                     keys.ACTIVE_TEAMS,
+                    *reservation_keys(reservation),
+                ],
+                args=[
+                    attempt,
+                    record.model_dump_json(),
+                    int(advance),
+                    int(only_if_expired),
+                    job_id,
+                    team,
+                    "" if not_before_ms is None else int(not_before_ms),
+                    "" if now_ms is None else repr(now_ms),
                     keys.SCHEDULER_WAKE,
                 ],
-                args=[attempt, record.model_dump_json(), int(advance), int(only_if_expired), job_id, team],
             )
         )
 
@@ -173,6 +260,7 @@ class JobLifecycle:
                     fields["state"],
                     fields.get("provider", ""),
                     fields.get("model", ""),
+                    fields.get("reservation", ""),
                 )
             )
         return found

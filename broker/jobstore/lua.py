@@ -1,4 +1,8 @@
-"""Load the ``.lua`` files that sit beside this module and register them on a client."""
+"""Load the ``.lua`` files that sit beside this module and register them on a client.
+
+Redis scripts cannot import one another, so shared Lua (the token-bucket arithmetic in
+``buckets.lua``) is prepended to the scripts that need it when they are loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from typing import Any
 
 
 @cache
-def lua_source(package: str, name: str) -> str:
-    return resources.files(package).joinpath(f"{name}.lua").read_text()
+def lua_source(package: str, name: str, prelude: str | None = None) -> str:
+    body = resources.files(package).joinpath(f"{name}.lua").read_text()
+    if prelude is None:
+        return body
+    return resources.files(package).joinpath(f"{prelude}.lua").read_text() + "\n" + body
 
 
-def register(client: Any, package: str, name: str) -> Any:
+def register(client: Any, package: str, name: str, prelude: str | None = None) -> Any:
     """An ``AsyncScript``/``Script`` that uses EVALSHA and reloads itself after a Redis restart."""
-    return client.register_script(lua_source(package, name))
+    return client.register_script(lua_source(package, name, prelude))

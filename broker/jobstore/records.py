@@ -34,8 +34,12 @@ class NewJob:
     key_id: str
     request: JobRequest
     candidates: list[str]
-    input_tokens: int
+    candidate_tokens: list[int]  # input tokens as each candidate's tokenizer counts them
     created_at: float
+
+    @property
+    def input_tokens(self) -> int:
+        return self.candidate_tokens[0]
 
     def fields(self) -> dict[str, str | int | float]:
         return {
@@ -52,6 +56,8 @@ class NewJob:
             "attempt": 0,
             "attempts": "[]",
             "input_tokens": self.input_tokens,
+            "candidate_tokens": json.dumps(self.candidate_tokens),
+            "max_tokens": self.request.output_cap() or "",
             "priority": self.request.priority,
             "queue_score": queue_score(self.request.priority, self.created_at),
             "created_at": self.created_at,

@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from broker import keys
 from broker.errors import Conflict, NotFound
+from broker.jobstore.lifecycle import reservation_keys
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, NewJob, decode_hash
 
@@ -15,7 +16,7 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 class JobStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._cancel = register(redis, "broker.jobstore", "cancel")
+        self._cancel = register(redis, "broker.jobstore", "cancel", prelude="buckets")
 
     async def create(self, job: NewJob, idempotency_key: str | None = None) -> tuple[str, bool]:
         """Store and enqueue a job; returns (job id, created). A repeated idempotency key
@@ -30,8 +31,7 @@ class JobStore:
             pipe.hset(keys.job(job.id), mapping=fields)
             pipe.zadd(keys.team_queue(job.team), {job.id: fields["queue_score"]})
             pipe.sadd(keys.ACTIVE_TEAMS, job.team)
-            pipe.lpush(keys.SCHEDULER_WAKE, "1")
-            pipe.ltrim(keys.SCHEDULER_WAKE, 0, 0)
+            pipe.publish(keys.SCHEDULER_WAKE, "1")
             await pipe.execute()
         return job.id, True
 
@@ -44,12 +44,20 @@ class JobStore:
         return fields
 
     async def cancel(self, job_id: str, team: str) -> None:
-        await self.fields(job_id, team)
-        outcome = await self._cancel(
-            keys=[keys.job(job_id), keys.team_queue(team), keys.DISPATCHED, keys.ACTIVE_TEAMS],
-            args=[job_id, team, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
-        )
-        outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+        outcome = "retry"
+        while outcome == "retry":  # admitted between our read and the script: read again
+            fields = await self.fields(job_id, team)
+            outcome = await self._cancel(
+                keys=[
+                    keys.job(job_id),
+                    keys.team_queue(team),
+                    keys.DISPATCHED,
+                    keys.ACTIVE_TEAMS,
+                    *reservation_keys(fields.get("reservation")),
+                ],
+                args=[job_id, team, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
+            )
+            outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
         if outcome == "missing":
             raise NotFound(f"no job {job_id!r}", param="job_id")
         if outcome != "cancelled":

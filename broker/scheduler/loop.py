@@ -1,8 +1,12 @@
-"""The scheduler process: admit, dispatch, reap, and sleep until something can change.
+"""The scheduler process: admit in fair order, dispatch, reap, and sleep until something can change.
 
-It sleeps on the wake list that every submission pushes to, so a new job is seen at once,
-and wakes on its own at the earliest moment admission said a waiting job could run or
-when the reaper is due: no busy polling. Any number may run: every transition is atomic.
+It sleeps on the wake channel that every submission, requeue and refund publishes to, so
+a new job is seen at once, and otherwise wakes at the earliest moment admission said a
+waiting job could fit, or when the reaper is due: no busy polling, no sleeping through a
+refill. (The timer is the client's: Redis's own blocking timeouts fire only at its
+``hz`` tick, up to 100 ms late.)
+Any number may run: every transition is atomic in Redis. Each keeps its own fair-share
+clock, which is enough for fairness because each offers the least-served team first.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import time
 
 from celery import Celery
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from broker import keys
+from broker.admission.fair import FairShare
 from broker.jobstore.lifecycle import JobLifecycle
-from broker.scheduler.admission import Admission
+from broker.scheduler.admission import TokenAdmission, job_cost
 from broker.scheduler.dispatch import batches, send
-from broker.scheduler.order import round_robin
 from schemas.config import BrokerConfig
 from schemas.job import Attempt
 
@@ -27,38 +32,40 @@ log = logging.getLogger(__name__)
 
 class Scheduler:
     def __init__(
-        self,
-        redis: Redis,
-        config: BrokerConfig,
-        admission: Admission,
-        sender: Celery,
-        lifecycle: JobLifecycle,
+        self, redis: Redis, config: BrokerConfig, admission: TokenAdmission, sender: Celery, lifecycle: JobLifecycle
     ) -> None:
         self.redis = redis
         self.config = config
         self.admission = admission
         self.sender = sender
         self.lifecycle = lifecycle
-        self._turn = 0
+        self.fair = FairShare(
+            quantum=config.scheduler.quantum_tokens,
+            weights={team: t.weight for team, t in config.teams.items()},
+        )
         self._next_reap = 0.0
 
     async def admit_round(self) -> tuple[int, float | None]:
-        """One pass over the active teams; returns (jobs dispatched, seconds until a retry helps)."""
-        teams = round_robin(await self.lifecycle.active_teams(), self._turn)
-        self._turn += 1
-        per_team = max(1, self.config.scheduler.max_batch // max(1, len(teams)))
+        """Offer every active team admission once; returns (jobs dispatched, seconds until a
+        refused job could fit, if any was refused)."""
+        teams = await self.lifecycle.active_teams()
+        self.fair.forget_idle(teams)
         dispatched = 0
         retry_in: float | None = None
-        for team in teams:
-            jobs = await self.lifecycle.peek(team, per_team)
+        for team in self.fair.order(teams):
+            jobs = await self.lifecycle.peek(team, self.config.scheduler.max_batch)
             if not jobs:
                 continue
-            outcome = await self.admission.admit(jobs)
+            affordable = self.fair.affordable(team, [job_cost(job, self.config) for job in jobs])
+            outcome = await self.admission.admit(team, jobs[:affordable])
+            self.fair.spend(team, outcome.admitted_tokens)
             for provider, items in batches(outcome.admitted, self.config.scheduler.max_batch):
                 send(self.sender, provider, items)
             dispatched += len(outcome.admitted)
             if outcome.retry_in_s is not None:
                 retry_in = outcome.retry_in_s if retry_in is None else min(retry_in, outcome.retry_in_s)
+            elif affordable < len(jobs):
+                retry_in = 0.0  # stopped by its share, not by buckets: go round again
         return dispatched, retry_in
 
     async def reap(self) -> int:
@@ -75,7 +82,13 @@ class Scheduler:
                 error=f"{outcome}: requeued by the scheduler",
             )
             done = await self.lifecycle.requeue(
-                gone.job_id, gone.team, gone.attempt, record, advance=False, only_if_expired=True
+                gone.job_id,
+                gone.team,
+                gone.attempt,
+                record,
+                reservation=gone.reservation,
+                advance=False,
+                only_if_expired=True,
             )
             if done == 1:
                 count += 1
@@ -84,13 +97,23 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.config.scheduler.reap_interval_s
+        wake = self.redis.pubsub(ignore_subscribe_messages=True)
+        await wake.subscribe(keys.SCHEDULER_WAKE)
+        try:
+            await self._loop(stop, wake, interval)
+        finally:
+            await wake.aclose()
+
+    async def _loop(self, stop: asyncio.Event, wake: PubSub, interval: float) -> None:
         while not stop.is_set():
             dispatched, retry_in = await self.admit_round()
             now = time.monotonic()
             if now >= self._next_reap:
                 await self.reap()
                 self._next_reap = now + interval
-            if dispatched:
+            if dispatched or retry_in == 0.0:
                 continue
             sleep_s = min(interval, retry_in) if retry_in is not None else interval
-            await self.redis.blpop([keys.SCHEDULER_WAKE], timeout=max(0.001, sleep_s))
+            if await wake.get_message(timeout=max(0.001, sleep_s)) is not None:
+                while await wake.get_message(timeout=0) is not None:  # coalesce a burst of wakes
+                    pass

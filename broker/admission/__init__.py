@@ -1,0 +1,1 @@
+"""Token-aware admission: which buckets a job draws on, their arithmetic, and fair share."""
