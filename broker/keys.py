@@ -26,3 +26,26 @@ def team_queue(team: str) -> str:
 
 def idempotency(team: str, key: str) -> str:
     return f"{PREFIX}idem:{team}:{key}"
+
+
+FEEDBACK_STREAM = f"{PREFIX}feedback"  # stream of job outcome scores, drained by the sink into Parquet
+
+
+def prompt_meta(owner: str, name: str) -> str:
+    """Hash of a template's mutable facts: latest version, retired, split, layout, sharing."""
+    return f"{PREFIX}prompt:{owner}:{name}"
+
+
+def prompt_versions(owner: str, name: str) -> str:
+    """Hash version number -> the immutable version's JSON (written once by publish.lua)."""
+    return f"{PREFIX}prompt:{owner}:{name}:versions"
+
+
+def team_prompts(team: str) -> str:
+    """Set of template names a team owns."""
+    return f"{PREFIX}prompts:{team}"
+
+
+def shared_prompts(team: str) -> str:
+    """Set of ``owner/name`` templates other teams share with this team."""
+    return f"{PREFIX}prompts:shared:{team}"
