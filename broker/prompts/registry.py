@@ -59,6 +59,10 @@ def parse_ref(ref: str, team: str) -> TemplateRef | None:
     return TemplateRef(owner, name) if owner and _NAME.match(name) else None
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _json_list(meta: dict[str, str], field: str) -> list[Any]:
     return list(json.loads(meta.get(field) or "[]"))
 
@@ -124,8 +128,8 @@ class PromptRegistry:
 
     async def listing(self, team: str) -> list[TemplateView]:
         """The team's own templates, then those shared with it."""
-        own = sorted(n.decode() for n in await self.redis.smembers(keys.team_prompts(team)))
-        shared = sorted(n.decode() for n in await self.redis.smembers(keys.shared_prompts(team)))
+        own = sorted(_text(n) for n in await self.redis.smembers(keys.team_prompts(team)))
+        shared = sorted(_text(n) for n in await self.redis.smembers(keys.shared_prompts(team)))
         views = []
         for ref_text in [*own, *shared]:
             try:
@@ -259,10 +263,14 @@ class PromptRegistry:
         wanted = sorted(set(teams) - {team})
         ref_id = TemplateRef(team, name).id
 
+        def membership(command: str, other: str) -> Callable[[Any], Any]:
+            """Add the template to (or remove it from) another team's shared-with-me set."""
+            return lambda pipe: getattr(pipe, command)(keys.shared_prompts(other), ref_id)
+
         def change(meta: dict[str, str]) -> MetaChange:
             before = set(_json_list(meta, "shared_with"))
-            extra = [lambda p, t=t: p.srem(keys.shared_prompts(t), ref_id) for t in before - set(wanted)]
-            extra += [lambda p, t=t: p.sadd(keys.shared_prompts(t), ref_id) for t in wanted]
+            extra = [membership("srem", other) for other in before - set(wanted)]
+            extra += [membership("sadd", other) for other in wanted]
             return {"shared_with": json.dumps(wanted)}, extra
 
         await self._update(team, name, change)
