@@ -93,9 +93,9 @@ def wait_for_report(broker: BrokerUnderTest, headers: dict[str, str], jobs: int,
         time.sleep(0.5)
 
 
-def cli(broker: BrokerUnderTest, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(broker: BrokerUnderTest, *args: str, group: str = "prompts") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli.main", "prompts", *args],
+        [sys.executable, "-m", "broker.cli.main", *([group] if group else []), *args],
         env=broker.stack.child_env(),
         capture_output=True,
         text=True,
@@ -271,3 +271,14 @@ def test_the_cli_publishes_shows_diffs_splits_and_retires(broker: BrokerUnderTes
     assert "alpha/triage" in listed and "alpha/summarize" in listed
     missing = cli(broker, "show", "triage", "--team", "beta")
     assert missing.returncode == 1 and "no prompt template" in missing.stderr
+
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"prompt": {"id": "triage", "variables": {"ticket": f"printer {i} is on fire"}}} for i in range(2)]
+    jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    submitted = cli(broker, "submit", str(jobs), "--team", "alpha", "--wait", group="")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    summary = json.loads(submitted.stdout.strip().splitlines()[-1])
+    assert (summary["submitted"], summary["succeeded"]) == (2, 2)
+    for job_id in summary["job_ids"]:
+        fields = broker.redis.hmget(keys.job(job_id), "template_id", "template_version")
+        assert fields == [b"alpha/triage", b"2"]  # v1 is retired and no split runs: the latest

@@ -12,7 +12,7 @@ from broker.errors import InvalidRequest
 from broker.prompts.compose import describe, rendered_request, version_diff
 from broker.prompts.stats import welch_interval
 from schemas.chat import JobRequest
-from schemas.prompts import TemplateVersion
+from schemas.prompts import FeedbackRequest, TemplateVersion
 
 
 def test_welch_matches_a_worked_example() -> None:
@@ -136,3 +136,9 @@ def test_diff_shows_changed_messages_and_parameters_only() -> None:
     ]
     assert version_diff(version(), version()) == ""
     assert "variable words: integer max_length=4000" in describe(version())
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), -float("inf"), 2e9])
+def test_feedback_scores_must_be_finite_and_bounded(score: float) -> None:
+    with pytest.raises(ValueError):
+        FeedbackRequest(score=score)
