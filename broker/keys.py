@@ -14,6 +14,7 @@ DISPATCHED = f"{PREFIX}dispatched"  # zset job id -> deadline for a worker to cl
 LEASES = f"{PREFIX}leases"  # zset job id -> deadline of the running job's lease
 USAGE_STREAM = f"{PREFIX}usage"  # stream of usage records, drained by the usage sink
 API_KEYS = f"{PREFIX}apikeys"  # hash sha256(key) -> JSON of the key's principal
+FEEDBACK_STREAM = f"{PREFIX}feedback"  # stream of job outcome scores, drained by the sink into Parquet
 
 
 def job(job_id: str) -> str:
@@ -31,3 +32,23 @@ def idempotency(team: str, key: str) -> str:
 def bucket(scope: str, axis: str) -> str:
     """A token bucket: ``scope`` is ``team:<name>``, ``key:<key id>`` or ``model:<name>``."""
     return f"{PREFIX}bucket:{scope}:{axis}"
+
+
+def prompt_meta(owner: str, name: str) -> str:
+    """Hash of a template's mutable facts: latest version, retired, split, layout, sharing."""
+    return f"{PREFIX}prompt:{owner}:{name}"
+
+
+def prompt_versions(owner: str, name: str) -> str:
+    """Hash version number -> the immutable version's JSON (written once by publish.lua)."""
+    return f"{PREFIX}prompt:{owner}:{name}:versions"
+
+
+def team_prompts(team: str) -> str:
+    """Set of template names a team owns."""
+    return f"{PREFIX}prompts:{team}"
+
+
+def shared_prompts(team: str) -> str:
+    """Set of ``owner/name`` templates other teams share with this team."""
+    return f"{PREFIX}prompts:shared:{team}"

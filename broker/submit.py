@@ -9,6 +9,8 @@ from broker.auth import Principal
 from broker.errors import Forbidden, InvalidRequest
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
+from broker.prompts.compose import rendered_request
+from broker.prompts.registry import PromptRegistry
 from broker.routing import candidate_models
 from broker.tokens import count_input_tokens
 from schemas.chat import JobRequest
@@ -24,12 +26,20 @@ def check_fits_context(input_tokens: int, output_cap: int | None, model: str, co
         )
 
 
-def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig, now: float) -> NewJob:
-    """Every check that needs no I/O; raises before anything is stored."""
+def prepare_job(
+    request: JobRequest,
+    principal: Principal,
+    config: BrokerConfig,
+    now: float,
+    job_id: str | None = None,
+    template: tuple[str, int] | None = None,
+) -> NewJob:
+    """Every check that needs no I/O; raises before anything is stored. A template job
+    arrives here already rendered (``render_prompt``), with its (template id, version)."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
     if request.prompt is not None:
-        raise InvalidRequest("prompt: prompt templates are not enabled on this broker", param="prompt")
+        raise InvalidRequest("prompt: the prompt template was not rendered", param="prompt")
     routed = candidate_models(request, config)
     by_tokenizer: dict[str, int] = {}
     for model in routed:
@@ -42,7 +52,7 @@ def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig,
         config, principal.team, principal.key_id, routed, tokens, request.output_cap()
     )
     return NewJob(
-        id=new_job_id(now),
+        id=job_id or new_job_id(now),
         team=principal.team,
         user=principal.user,
         key_id=principal.key_id,
@@ -50,12 +60,37 @@ def prepare_job(request: JobRequest, principal: Principal, config: BrokerConfig,
         candidates=candidates,
         candidate_tokens=candidate_tokens,
         created_at=now,
+        template_id=template[0] if template else None,
+        template_version=template[1] if template else None,
     )
+
+
+async def render_prompt(
+    request: JobRequest, principal: Principal, registry: PromptRegistry, job_id: str
+) -> tuple[JobRequest, tuple[str, int] | None]:
+    """A template job's request rendered into plain messages, with (template id, version);
+    any other request as it is. Reads only: a bad reference or variable changes nothing."""
+    if request.prompt is None:
+        return request, None
+    version = await registry.choose(principal.team, request.prompt, job_id)
+    return rendered_request(request, version), (version.template_id, version.version)
+
+
+async def prepare_submission(
+    request: JobRequest, principal: Principal, config: BrokerConfig, registry: PromptRegistry, now: float
+) -> NewJob:
+    """``prepare_job`` after rendering a template job; the job id comes first because a job
+    without an experiment subject is assigned by its id."""
+    if principal.team not in config.teams:
+        raise Forbidden(f"team {principal.team!r} is not configured on this broker")
+    job_id = new_job_id(now)
+    request, template = await render_prompt(request, principal, registry, job_id)
+    return prepare_job(request, principal, config, now, job_id=job_id, template=template)
 
 
 async def submit_job(
     request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
-    job = prepare_job(request, principal, config, time.time())
+    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), time.time())
     return await store.create(job, request.idempotency_key)

@@ -37,6 +37,8 @@ class Attempt(BaseModel):
     latency_ms: float | None = None
     outcome: str = "running"  # running | succeeded | failed | retryable | worker_lost
     error: str | None = None
+    template_id: str | None = None
+    template_version: int | None = None
     status_code: int | None = None
 
 
@@ -65,3 +67,5 @@ class JobView(BaseModel):
     result: ChatCompletion | None = None
     usage: UsageRecord | None = None
     error: str | None = None
+    template_id: str | None = None
+    template_version: int | None = None

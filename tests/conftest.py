@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from hypothesis import settings
 
 from broker.auth import create_api_key
 from broker.settings import sample_config_path
@@ -18,6 +19,10 @@ from scripts.embedded_redis import EmbeddedRedis, free_port
 from scripts.stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# No per-example time limit: a deadline is a timed assertion, and CI machines are shared.
+settings.register_profile("broker", deadline=None)
+settings.load_profile("broker")
 
 
 def broker_config(**overrides: Any) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class RunningJob:
     created_at: float
     request_json: str
     reservation: str  # JSON of the token buckets reserved at admission (settled at the end)
+    template_id: str | None = None  # set on jobs rendered from a prompt template
+    template_version: int | None = None
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> RunningJob:
@@ -42,6 +44,8 @@ class RunningJob:
             created_at=float(fields["created_at"]),
             request_json=fields["request"],
             reservation=fields.get("reservation", ""),
+            template_id=fields.get("template_id") or None,
+            template_version=int(fields["template_version"]) if fields.get("template_version") else None,
         )
 
 
@@ -81,6 +85,8 @@ def usage_record(
         cached_tokens=cached,
         cost_usd=cost_usd(model.price, input_tokens, output_tokens, cached) if model and reply else 0.0,
         latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
+        template_id=job.template_id,
+        template_version=job.template_version,
         created_at=job.created_at,
         finished_at=finished_at,
     )

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import jobs, limits
+from broker.api import feedback, jobs, limits, prompts
 from broker.api.deps import Services
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
@@ -42,6 +42,8 @@ def create_app(config: BrokerConfig) -> FastAPI:
     install_error_handlers(app)
     app.include_router(jobs.router)
     app.include_router(limits.router)
+    app.include_router(feedback.router)
+    app.include_router(prompts.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -96,8 +96,9 @@ def worker(
 
 
 def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "sink") -> None:
-    """Drain the usage stream into the Parquet ledger."""
+    """Drain the usage stream into the Parquet ledger (and job feedback into its own table)."""
     from broker.redis_clients import sync_client
+    from workers.feedback_sink import FeedbackSink
     from workers.usage_sink import UsageSink
 
     _logging()
@@ -105,6 +106,8 @@ def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    feedback = FeedbackSink(sync_client(config), home_dir() / "feedback", consumer)
+    threading.Thread(target=feedback.run, args=(stop,), name="feedback-sink", daemon=True).start()
     UsageSink(sync_client(config), home_dir() / "ledger", consumer).run(stop)
 
 

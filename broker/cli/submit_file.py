@@ -15,8 +15,9 @@ from broker.auth import Principal
 from broker.errors import BrokerError
 from broker.jobstore.records import decode_hash, job_view
 from broker.jobstore.store import JobStore
+from broker.prompts.registry import PromptRegistry
 from broker.redis_clients import async_client
-from broker.submit import prepare_job
+from broker.submit import prepare_submission
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from schemas.job import FINAL_STATES, JobState
@@ -44,10 +45,11 @@ async def submit_file(config: BrokerConfig, file: Path, team: str, wait: bool, o
     redis = async_client(config)
     store = JobStore(redis)
     principal = Principal(team=team, user="cli", key_id="cli")
+    registry = PromptRegistry(redis)
     job_ids = []
     for request in requests:
         try:
-            job = prepare_job(request, principal, config, time.time())
+            job = await prepare_submission(request, principal, config, registry, time.time())
         except BrokerError as exc:
             errors.append(exc.message)
             print(exc.message)

@@ -36,12 +36,19 @@ class NewJob:
     candidates: list[str]
     candidate_tokens: list[int]  # input tokens as each candidate's tokenizer counts them
     created_at: float
+    template_id: str | None = None  # owner/name of the prompt template the job was rendered from
+    template_version: int | None = None
 
     @property
     def input_tokens(self) -> int:
         return self.candidate_tokens[0]
 
     def fields(self) -> dict[str, str | int | float]:
+        template: dict[str, str | int | float] = (
+            {"template_id": self.template_id, "template_version": self.template_version}
+            if self.template_id is not None and self.template_version is not None
+            else {}
+        )
         return {
             "id": self.id,
             "team": self.team,
@@ -62,6 +69,7 @@ class NewJob:
             "queue_score": queue_score(self.request.priority, self.created_at),
             "created_at": self.created_at,
             "updated_at": self.created_at,
+            **template,
         }
 
 
@@ -95,4 +103,6 @@ def job_view(fields: dict[str, str]) -> JobView:
         result=ChatCompletion.model_validate_json(result) if result else None,
         usage=UsageRecord.model_validate_json(usage) if usage else None,
         error=fields.get("error") or None,
+        template_id=fields.get("template_id") or None,
+        template_version=int(fields["template_version"]) if fields.get("template_version") else None,
     )

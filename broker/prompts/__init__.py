@@ -1,0 +1,1 @@
+"""The prompt registry: versioned templates, strict rendering, experiments and outcome reports."""
