@@ -111,6 +111,9 @@ class WorkerConfig(Strict):
     max_in_flight: int = Field(default=1000, gt=0, description="provider calls one worker process holds")
     concurrency: int = Field(default=4, gt=0, description="Celery threads handing batches to the event loop")
     lease_ttl_s: float = Field(default=30.0, gt=0, description="a running job whose lease lapses is requeued")
+    drain_timeout_s: float = Field(
+        default=20.0, ge=0, description="on shutdown, how long calls in flight may finish before being requeued"
+    )
 
 
 class SimulatorSettings(Strict):

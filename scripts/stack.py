@@ -155,7 +155,7 @@ class Stack:
             self.start_flower(flower_port)
         return self
 
-    def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
+    def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
         process = self.processes.pop(name, None)
         if process is None or process.poll() is not None:
             return

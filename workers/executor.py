@@ -74,6 +74,26 @@ class ProviderExecutor:
             self.loop.create_task(self._run_job(job))
         return len(claimed)
 
+    def drain(self, timeout_s: float) -> int:
+        """On shutdown: let calls in flight finish for up to ``timeout_s``, then hand the rest
+        back to their queues at once (rather than after their leases lapse). Returns how many
+        were handed back."""
+        future: Future[int] = asyncio.run_coroutine_threadsafe(self._drain(timeout_s), self.loop)
+        return future.result(timeout_s + 30)
+
+    async def _drain(self, timeout_s: float) -> int:
+        deadline = self.loop.time() + timeout_s
+        while self._running and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        handed_back = 0
+        for job in list(self._running.values()):
+            record = attempt_record(job, time.time(), time.time(), "worker stopped", None, "worker_lost")
+            if await self.lifecycle.requeue(
+                job.id, job.team, job.attempt, record, reservation=job.reservation, advance=False
+            ):
+                handed_back += 1
+        return handed_back
+
     async def _renew_leases(self) -> None:
         ttl = self.config.worker.lease_ttl_s
         while True:
@@ -150,6 +170,11 @@ class ProviderExecutor:
 
 _executor: ProviderExecutor | None = None
 _lock = threading.Lock()
+
+
+def running_executor() -> ProviderExecutor | None:
+    """The executor if this process started one (shutdown hooks must not start it)."""
+    return _executor
 
 
 def executor() -> ProviderExecutor:

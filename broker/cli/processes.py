@@ -141,29 +141,34 @@ def up(
 ) -> None:
     """Start everything on this machine (embedded Redis, simulated providers unless real keys
     are set, API, scheduler, workers, usage sink, Flower) until Ctrl-C."""
-    import yaml
-
     from broker.settings import CONFIG_ENV, sample_config_path
     from scripts.stack import Stack
 
     # never the effective config a previous `up` wrote: that one is derived, not a source
     source = config or Path(os.environ.get(CONFIG_ENV) or sample_config_path())
-    load_config(source)  # validate before starting anything
-    stack = Stack(yaml.safe_load(source.read_text()), home_dir())
+    validated = load_config(source)  # file plus environment overrides, checked before starting anything
+    stack = Stack(validated.model_dump(mode="json"), home_dir())
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    failed: str | None = None
     try:
         stack.start(flower_port=flower_port or None)
         typer.echo(f"llm-broker is up: API {stack.api_url}  (logs in {stack.home / 'logs'}; Ctrl-C stops)")
         if flower_port:
             typer.echo(f"Flower: http://127.0.0.1:{flower_port}")
-        stopping.wait()
+        while not stopping.wait(0.5):
+            failed = next((name for name, proc in stack.processes.items() if proc.poll() is not None), None)
+            if failed:
+                typer.echo(f"{failed} exited unexpectedly; see {stack.log_path(failed)}", err=True)
+                break
     except KeyboardInterrupt:
         pass
     finally:
         typer.echo("stopping...")
         stack.stop()
         stack.config_path.unlink(missing_ok=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -192,7 +192,11 @@ def test_bad_template_input_is_a_4xx_naming_the_field_and_stores_nothing(broker:
     others = [
         ({"prompt": {"id": "nope", "variables": good}}, 404, "prompt.id"),
         ({"prompt": {"id": "summarize", "version": 9, "variables": good}}, 404, "prompt.version"),
-        ({"prompt": {"id": "summarize", "variables": good}, "messages": [{"role": "user", "content": "x"}]}, 422, "prompt"),  # noqa: E501
+        (
+            {"prompt": {"id": "summarize", "variables": good}, "messages": [{"role": "user", "content": "x"}]},
+            422,
+            "prompt",
+        ),
     ]
     for body, status, param in others:
         response = httpx.post(f"{broker.api_url}/v1/jobs", json=body, headers=alpha, timeout=30)
