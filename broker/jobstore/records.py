@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.chat import JobRequest
 from schemas.job import Attempt, JobState, JobView
@@ -73,7 +75,7 @@ class NewJob:
         }
 
 
-def decode_hash(raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
+def decode_hash(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()
     }
