@@ -4,6 +4,8 @@
    paired with a direct ``openai`` SDK call, and the added latency is broker - direct.
 2. Throughput: the provider answers after 1 s; 1,000 jobs in flight through the broker
    vs 1,000 direct SDK calls in flight (async client on its aiohttp transport).
+3. Calls one worker process holds: 1,200 jobs at once against a provider answering after
+   10 s; the simulator's count of requests in flight, sampled, at its peak.
 
     python -m scripts.bench_job_path [--runs 3] [--latency-jobs 500] [--throughput-jobs 5000]
 
@@ -86,6 +88,27 @@ async def throughput(stack: Stack, key: str, jobs: int, in_flight: int, latency_
     }
 
 
+async def peak_in_flight(stack: Stack, key: str, jobs: int, latency_s: float) -> int:
+    """Submit ``jobs`` long calls at once; the most the simulator saw in flight at one time."""
+    peak = 0
+    connector = aiohttp.TCPConnector(limit=jobs)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                async with session.get(f"{stack.simulator_url}/_sim/stats") as response:
+                    peak = max(peak, (await response.json())["in_flight"])
+                await asyncio.sleep(0.2)
+
+        sampler = asyncio.create_task(sample())
+        await asyncio.gather(
+            *(submit_and_wait(session, stack.api_url, key, body(2 * 10**6 + i, latency_s)) for i in range(jobs))
+        )
+        sampler.cancel()
+    return peak
+
+
 def one_run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
         stack = bench_stack(Path(args.home or tmp), workers_per_provider=args.workers)
@@ -93,9 +116,10 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             key = team_key(stack, "search")
             latency = asyncio.run(added_latency(stack, key, args.latency_jobs))
             rate = asyncio.run(throughput(stack, key, args.throughput_jobs, args.in_flight, args.provider_latency))
+            held = asyncio.run(peak_in_flight(stack, key, args.hold_jobs, 10.0))
         finally:
             stack.stop()
-    return {"latency": latency, "throughput": rate}
+    return {"latency": latency, "throughput": rate, "worker_peak_in_flight": held}
 
 
 def main() -> None:
@@ -106,6 +130,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--provider-latency", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=1, help="worker processes for the provider queue")
+    parser.add_argument("--hold-jobs", type=int, default=1200, help="jobs submitted at once for the in-flight peak")
     parser.add_argument("--home", help="keep the broker's logs and data here (default: a temporary folder)")
     args = parser.parse_args()
     runs = []
@@ -126,6 +151,7 @@ def main() -> None:
                 "broker_jobs_per_s": round(med(r["throughput"]["broker_jobs_per_s"] for r in runs), 1),
                 "direct_calls_per_s": round(med(r["throughput"]["direct_calls_per_s"] for r in runs), 1),
                 "ratio_broker_to_direct": round(med(r["throughput"]["ratio_broker_to_direct"] for r in runs), 3),
+                "worker_peak_in_flight": med(r["worker_peak_in_flight"] for r in runs),
                 "provider_latency_s": args.provider_latency,
                 "in_flight": args.in_flight,
                 "worker_processes": args.workers,
