@@ -24,19 +24,23 @@ def prefer_wait(prefer: str | None) -> float | None:
     return float(match.group(1)) if match else None
 
 
-async def _view_after_wait(request: Request, job_id: str, team: str, wait_s: float | None) -> JobView:
+async def _view_after_wait(
+    request: Request, job_id: str, team: str, wait_s: float | None, known_state: str | None = None
+) -> JobView:
+    """The job, after waiting up to ``wait_s`` for a final state. Ownership is checked on the
+    full read (``fields``); while waiting only the state is re-read."""
     svc = services(request)
-    fields = await svc.store.fields(job_id, team)
-    if wait_s and JobState(fields["state"]) not in FINAL_STATES:
-        box: dict[str, dict[str, str]] = {}
+    fields = None if known_state else await svc.store.fields(job_id, team)
+    state = known_state or (fields or {})["state"]
+    if wait_s and JobState(state) not in FINAL_STATES:
 
         async def is_final() -> bool:
-            box["fields"] = await svc.store.fields(job_id, team)
-            return JobState(box["fields"]["state"]) in FINAL_STATES
+            current = await svc.store.state(job_id)
+            return current is None or JobState(current) in FINAL_STATES
 
         await svc.waiters.wait(job_id, min(wait_s, svc.config.api.max_wait_s), is_final)
-        fields = box.get("fields", fields)
-    return job_view(fields)
+        fields = None
+    return job_view(fields or await svc.store.fields(job_id, team))
 
 
 def _json(view: JobView, status: int = 200) -> Response:
@@ -52,7 +56,7 @@ async def create_job(
     svc = services(request)
     job_id, created = await submit_job(body, who, svc.config, svc.store)
     wait_s = prefer_wait(prefer)
-    view = await _view_after_wait(request, job_id, who.team, wait_s)
+    view = await _view_after_wait(request, job_id, who.team, wait_s, "queued" if created else None)
     response = _json(view, 202 if created and view.state not in FINAL_STATES else 200)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
     if wait_s is not None:

@@ -43,6 +43,11 @@ class JobStore:
             raise NotFound(f"no job {job_id!r}", param="job_id")
         return fields
 
+    async def state(self, job_id: str) -> str | None:
+        """Just the state: what a waiter re-reads on every wake-up, cheaper than the record."""
+        raw = await self.redis.hget(keys.job(job_id), "state")
+        return raw.decode() if isinstance(raw, bytes) else raw
+
     async def cancel(self, job_id: str, team: str) -> None:
         outcome = "retry"
         while outcome == "retry":  # admitted between our read and the script: read again
