@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from broker.auth import Principal
+from broker.budgets.enforce import enforce_budget
 from broker.errors import Forbidden, InvalidRequest
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
@@ -49,5 +50,7 @@ async def submit_job(
     request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
-    job = prepare_job(request, principal, config, time.time())
+    now = time.time()
+    job = prepare_job(request, principal, config, now)
+    job = await enforce_budget(job, config, store.redis, now)
     return await store.create(job, request.idempotency_key)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import jobs
+from broker.api import budgets, dashboard, jobs, metrics
 from broker.api.deps import Services
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
@@ -41,6 +41,9 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app = FastAPI(title="llm-broker", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(jobs.router)
+    app.include_router(budgets.router)
+    app.include_router(dashboard.router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -98,7 +98,8 @@ def worker(
 
 
 def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "sink") -> None:
-    """Drain the usage stream into the Parquet ledger."""
+    """Drain the usage stream into the Parquet ledger (and compact it)."""
+    from broker.ledger import open_ledger
     from broker.redis_clients import sync_client
     from workers.usage_sink import UsageSink
 
@@ -107,7 +108,7 @@ def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    UsageSink(sync_client(config), home_dir() / "ledger", consumer).run(stop)
+    UsageSink(sync_client(config), open_ledger(config), consumer, config.ledger).run(stop)
 
 
 def flower(port: Annotated[int, typer.Option()] = 5555) -> None:

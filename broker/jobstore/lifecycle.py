@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from broker import keys
+from broker.budgets.counters import Counters
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
@@ -106,10 +107,13 @@ class JobLifecycle:
         attempt_record: Attempt,
         result_json: str = "",
         error: str = "",
+        counters: Counters | None = None,
     ) -> bool:
-        """Record the final outcome once; False when this delivery is stale."""
+        """Record the final outcome once; False when this delivery is stale. ``counters``
+        (spend and stats increments) are applied in the same atomic step."""
+        extra_keys = [keys.spend(counters.month), keys.STATS] if counters else []
         done = await self._finish(
-            keys=[keys.job(job_id), keys.LEASES, keys.USAGE_STREAM],
+            keys=[keys.job(job_id), keys.LEASES, keys.USAGE_STREAM, *extra_keys],
             args=[
                 attempt,
                 state,
@@ -120,6 +124,7 @@ class JobLifecycle:
                 keys.JOBS_DONE_CHANNEL,
                 job_id,
                 JOB_TTL_S,
+                counters.as_json() if counters else "",
             ],
         )
         return bool(done)
