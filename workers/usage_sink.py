@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,9 @@ from workers.ledger_compaction import compact_ledger
 log = logging.getLogger(__name__)
 
 GROUP = "usage-sink"
+# Tests set this to "after-write" to SIGKILL the sink between writing a batch and
+# acknowledging it: the one crash point that matters for exactly-once.
+FAILPOINT_ENV = "USAGE_SINK_FAILPOINT"
 Entry = tuple[bytes, dict[bytes, bytes]]
 _PARSE = pajson.ParseOptions(explicit_schema=RECORD_SCHEMA, unexpected_field_behavior="ignore")
 
@@ -190,6 +195,8 @@ class UsageSink:
             written[partition] = name
         if recovering:
             self._remove_stale(entries, written)
+        if os.environ.get(FAILPOINT_ENV) == "after-write":
+            os.kill(os.getpid(), signal.SIGKILL)
         ids = [entry_id for entry_id, _ in entries]
         with self.redis.pipeline(transaction=True) as pipe:
             for entry_id, fields in decoded.dead:
