@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from broker.dashboard.data import DashboardData
 
+DAY_MS = 86_400_000
 LAYOUT: dict[str, Any] = {
     "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
     "height": 320,
@@ -21,20 +22,38 @@ LAYOUT: dict[str, Any] = {
 
 
 def spend_vs_budget(data: DashboardData) -> go.Figure:
+    """Spend and budget side by side per team, labelled with the share used."""
     teams = sorted(data.spend)
     budgets = {b["team"]: b["budget_usd"] for b in data.budgets if b["feature"] is None}
     fig = go.Figure()
-    fig.add_bar(name="spend $", x=teams, y=[data.spend[t] for t in teams], marker_color="#3b6ea8")
-    with_budget = [t for t in teams if t in budgets]
-    fig.add_scatter(
-        name="budget $",
-        x=with_budget,
-        y=[budgets[t] for t in with_budget],
-        mode="markers",
-        marker={"symbol": "line-ew-open", "size": 40, "line": {"width": 3, "color": "#c0392b"}},
+    fig.add_bar(
+        name="spend $",
+        x=teams,
+        y=[data.spend[t] for t in teams],
+        marker_color="#3b6ea8",
+        text=[
+            f"${data.spend[t]:,.2f}" + (f" ({data.spend[t] / budgets[t]:.0%})" if t in budgets else "") for t in teams
+        ],
+        textposition="outside",
     )
-    fig.update_layout(title="Spend vs budget this month (US$)", **LAYOUT)
+    fig.add_bar(
+        name="budget $",
+        x=teams,
+        y=[budgets.get(t) for t in teams],
+        marker_color="rgba(192,57,43,0.35)",
+        text=[f"${budgets[t]:,.2f}" if t in budgets else "" for t in teams],
+        textposition="outside",
+    )
+    fig.update_layout(title="Spend vs budget this month (US$)", barmode="group", **LAYOUT)
+    fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def month_range(month: str) -> list[str]:
+    """The x range of a month's daily charts, so one day of data still reads as a month."""
+    year, number = map(int, month.split("-"))
+    following = f"{year + number // 12}-{number % 12 + 1:02d}-01"
+    return [f"{month}-01", following]
 
 
 def _series(rows: list[dict[str, Any]], key: str, cumulative: bool) -> dict[str, tuple[list[str], list[float]]]:
@@ -54,14 +73,17 @@ def spend_over_time_by_team(data: DashboardData) -> go.Figure:
     for team, (days, values) in _series(data.ledger.get("by_team_day", []), "team", True).items():
         fig.add_scatter(name=team, x=days, y=values, mode="lines+markers")
     fig.update_layout(title="Cumulative spend per team (US$, ledger)", **LAYOUT)
+    fig.update_xaxes(type="date", range=month_range(data.month))
+    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
 def spend_over_time_by_model(data: DashboardData) -> go.Figure:
     fig = go.Figure()
     for model, (days, values) in _series(data.ledger.get("by_model_day", []), "model", False).items():
-        fig.add_bar(name=model, x=days, y=values)
+        fig.add_bar(name=model, x=days, y=values, width=DAY_MS * 0.8)
     fig.update_layout(title="Daily spend per model (US$, ledger)", barmode="stack", **LAYOUT)
+    fig.update_xaxes(type="date", range=month_range(data.month))
     return fig
 
 
@@ -94,7 +116,7 @@ def cache_and_savings(data: DashboardData) -> go.Figure:
     )
     fig.update_layout(
         title="Cache hit rate and savings",
-        yaxis={"title": "US$"},
+        yaxis={"title": "US$", "rangemode": "tozero"},
         yaxis2={"title": "hit rate", "overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"},
         **LAYOUT,
     )
@@ -109,8 +131,8 @@ def provider_health(data: DashboardData) -> go.Figure:
     fig.add_scatter(name="p95 latency ms", x=labels, y=[r["p95_latency_ms"] for r in rows], yaxis="y2", mode="markers")
     fig.update_layout(
         title="Provider health, last 24 h",
-        yaxis={"title": "failed %"},
-        yaxis2={"title": "p95 ms", "overlaying": "y", "side": "right"},
+        yaxis={"title": "failed %", "rangemode": "tozero"},
+        yaxis2={"title": "p95 ms", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         **LAYOUT,
     )
     return fig
@@ -121,6 +143,7 @@ def queue_depth(data: DashboardData) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=teams, y=[data.queue_depth[t] for t in teams], marker_color="#8e6bb0")
     fig.update_layout(title="Jobs queued per team (now)", **LAYOUT)
+    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
@@ -139,7 +162,10 @@ def chart_html(data: DashboardData) -> dict[str, str]:
     """Each chart as an HTML fragment (div + script), without plotly.js itself."""
     return {
         name: build(data).to_html(
-            full_html=False, include_plotlyjs=False, div_id=f"chart-{name}", config={"displaylogo": False}
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{name}",
+            config={"displaylogo": False, "responsive": True},
         )
         for name, build in CHARTS.items()
     }

@@ -12,7 +12,8 @@ from broker.dashboard.data import DashboardData
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#222}
 header{background:#1f2d3d;color:#fff;padding:12px 24px;display:flex;justify-content:space-between}
-main{padding:16px 24px}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}
+main{padding:16px 24px}.grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:16px}
+@media (max-width:1000px){.grid{grid-template-columns:minmax(0,1fr)}}
 .card{background:#fff;border-radius:6px;padding:8px;box-shadow:0 1px 3px rgba(0,0,0,.1)}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:6px 10px;border-bottom:1px solid #e3e6ea;
 text-align:right}th:first-child,td:first-child{text-align:left}.banner{background:#fdecea;border-left:6px solid #c0392b;
@@ -68,6 +69,30 @@ def team_rows(data: DashboardData) -> str:
     return _rows(items, attributes)
 
 
+def budget_rows(data: DashboardData) -> str:
+    items, attributes = [], []
+    for b in data.budgets:
+        scope = b["team"] + (f"/{b['feature']}" if b["feature"] else "")
+        items.append(
+            [
+                escape(scope),
+                _money(b["spend_usd"]),
+                _money(b["budget_usd"]),
+                f"{b['fraction']:.0%}",
+                ", ".join(f"{t * 100:g} %" for t in b["crossed"]) or "-",
+                escape(b["policy"]),
+                f'<span class="{escape(b["action"])}">{escape(b["action"])}</span>',
+            ]
+        )
+        attributes.append(f'data-scope="{escape(scope)}"')
+    return _rows(items, attributes)
+
+
+RESIZE = """<script>window.addEventListener('load', function () {
+  document.querySelectorAll('.js-plotly-plot').forEach(function (g) { Plotly.Plots.resize(g); });
+});</script>"""
+
+
 def render(data: DashboardData, charts: dict[str, str], plotly_src: str) -> str:
     this_month = [a for a in data.alerts if a.get("month") == data.month]
     banner = "".join(
@@ -78,6 +103,9 @@ def render(data: DashboardData, charts: dict[str, str], plotly_src: str) -> str:
         ["team", "spend", "budget", "used", "policy", "next job", "jobs", "failures", "cache hits", "queued"],
         team_rows(data),
         "teams",
+    )
+    budgets = _table(
+        ["scope", "spend", "budget", "used", "crossed", "policy", "next job"], budget_rows(data), "budgets"
     )
     alerts = _table(
         ["when", "scope", "threshold", "spend", "budget"],
@@ -128,8 +156,9 @@ def render(data: DashboardData, charts: dict[str, str], plotly_src: str) -> str:
 <body><header><strong>llm-broker · cost dashboard · {escape(data.month)}</strong>
 <span>updated {_when(data.generated_at)} · <a href="/dashboard/logout">log out</a></span></header>
 <main>{banner}<h2>Teams this month</h2>{teams}<div class="grid" style="margin-top:16px">{cards}</div>
+<h2>Budgets this month</h2>{budgets}
 <h2>Recent budget alerts</h2>{alerts}<h2>Provider errors (all time)</h2>{errors}
-<h2>Budget counters vs ledger (last reconciliation)</h2>{drift}</main></body></html>"""
+<h2>Budget counters vs ledger (last reconciliation)</h2>{drift}</main>{RESIZE}</body></html>"""
 
 
 def login_page(error: str | None = None) -> str:
