@@ -204,6 +204,13 @@ class AlertsConfig(Strict):
     reconcile_interval_s: float = Field(default=300.0, gt=0, description="budget counters vs ledger")
     sweep_interval_s: float = Field(default=30.0, gt=0, description="thresholds re-checked for every team")
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return value
+
 
 class BrokerConfig(Strict):
     home: str = Field(default="var", description="folder for embedded Redis data, ledger and run files")

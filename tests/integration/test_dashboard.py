@@ -5,6 +5,7 @@ the teams, their spend and rendered plotly charts (screenshot in test-artifacts/
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
+from broker import keys
 from broker.budgets.counters import month_of
 from broker.ledger import open_ledger
 from broker.ledger.reports import totals
@@ -39,8 +41,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnderTest
         },
         models={"gpt-4o-mini": {"price": {"input": 1000.0, "output": 10_000.0}}},
         ledger={"batch_size": 50, "block_ms": 200},
+        alerts={"reconcile_interval_s": 1.0, "sweep_interval_s": 1.0},
     )
-    stack = start_broker(tmp_path_factory.mktemp("dashboard"), config, sink=True)
+    stack = start_broker(tmp_path_factory.mktemp("dashboard"), config, sink=True, monitor=True)
     try:
         yield BrokerUnderTest(stack)
     finally:
@@ -100,8 +103,19 @@ def spend_of(jobs: list[dict], team: str) -> float:
     return sum(j["usage"]["cost_usd"] for j in jobs if j["team"] == team)
 
 
+def drift_rows(broker: BrokerUnderTest) -> dict[tuple[str, str | None], dict]:
+    rows = [json.loads(v) for v in broker.redis.hgetall(keys.BUDGET_DRIFT).values()]
+    return {(r["team"], r["feature"]): r for r in rows}
+
+
 def test_dashboard_in_headless_chromium(broker: BrokerUnderTest, jobs: list[dict]) -> None:
     wait_for_ledger(broker, len(jobs))
+    # the monitor's periodic reconciliation has compared the counters with the ledger
+    deadline = time.monotonic() + 60
+    while drift_rows(broker).get(("alpha", None), {}).get("ledger_usd", 0) < spend_of(jobs, "alpha") - 1e-9:
+        assert time.monotonic() < deadline, drift_rows(broker)
+        time.sleep(0.2)
+    assert all(abs(r["drift_usd"]) < 1e-6 for r in drift_rows(broker).values())
     admin_key = broker.key("beta", admin=True)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -132,11 +146,22 @@ def test_dashboard_in_headless_chromium(broker: BrokerUnderTest, jobs: list[dict
             banner = page.locator(".banner").all_inner_texts()
             assert any("alpha" in text and "100 %" in text for text in banner), banner
             assert "openai" in page.locator("#provider-errors").inner_text()
+            assert "alpha/search" in page.locator("#drift").inner_text()
             page.goto(f"{broker.api_url}/dashboard/logout")
             assert page.locator("input[name=key]").count() == 1
         finally:
             browser.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_a_spent_feature_budget_blocks_only_that_feature(broker: BrokerUnderTest, jobs: list[dict]) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "#sim(tokens=3) more"}], "max_tokens": 10}
+    headers = {**broker.headers("alpha"), "Prefer": "wait=60"}
+    search = httpx.post(f"{broker.api_url}/v1/jobs", json={**body, "metadata": {"feature": "search"}}, headers=headers)
+    assert search.status_code == 402 and "alpha/search" in search.json()["error"]["message"]
+    chat = httpx.post(f"{broker.api_url}/v1/jobs", json={**body, "metadata": {"feature": "chat"}}, headers=headers)
+    assert chat.status_code == 200 and chat.json()["state"] == "succeeded"
+    jobs.append(chat.json())
 
 
 def test_dashboard_needs_an_admin_key(broker: BrokerUnderTest) -> None:
@@ -157,7 +182,9 @@ def test_metrics_count_what_ran(broker: BrokerUnderTest, jobs: list[dict]) -> No
     def total(name: str, **labels: str) -> float:
         return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
 
-    assert total("llm_broker_jobs_finished_total", state="succeeded") == 6
+    succeeded = [j for j in jobs if j["state"] == "succeeded"]
+    assert len(succeeded) >= 6
+    assert total("llm_broker_jobs_finished_total", state="succeeded") == len(succeeded)
     assert total("llm_broker_jobs_finished_total", state="failed", team="beta") == 1
     assert total("llm_broker_cost_usd_total", team="alpha") == pytest.approx(spend_of(jobs, "alpha"))
     out = sum(j["usage"]["output_tokens"] for j in jobs)
