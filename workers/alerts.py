@@ -70,12 +70,12 @@ class AlertSender:
 
     async def step(self, block_ms: int = 1000) -> int:
         """Deliver what is due: earlier failures whose backoff passed, then new alerts."""
-        pending = await self.redis.xreadgroup(GROUP, self.consumer, {keys.ALERTS_STREAM: "0"}, count=100)
+        pending: Any = await self.redis.xreadgroup(GROUP, self.consumer, {keys.ALERTS_STREAM: "0"}, count=100)
         entries = list(pending[0][1]) if pending else []
         now = time.monotonic()
         due = [e for e in entries if self._due.get(_text(e[0]), 0.0) <= now]
         if not entries:
-            fresh = await self.redis.xreadgroup(
+            fresh: Any = await self.redis.xreadgroup(
                 GROUP, self.consumer, {keys.ALERTS_STREAM: ">"}, count=100, block=block_ms
             )
             due = list(fresh[0][1]) if fresh else []

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from broker.budgets.counters import month_of
 from broker.budgets.store import BudgetStore
@@ -37,10 +38,10 @@ async def run_monitor(config: BrokerConfig, storage: LedgerStorage, stop: asynci
     sender = AlertSender(redis, config.alerts)
     await sender.setup()
 
-    async def every(interval_s: float, name: str, step: object) -> None:
+    async def every(interval_s: float, name: str, step: Callable[[], Awaitable[object]]) -> None:
         while not stop.is_set():
             try:
-                await step()  # type: ignore[operator]
+                await step()
             except Exception:
                 log.exception("monitor step %s failed", name)
             with contextlib.suppress(TimeoutError):

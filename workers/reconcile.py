@@ -83,7 +83,7 @@ async def reconcile(redis: Redis, storage: LedgerStorage, month: str, timeout_s:
     rows = drift(counters, booked)
     now = time.time()
     if rows:
-        mapping = {
+        mapping: dict[Any, Any] = {
             json.dumps([r["team"], r["feature"]]): json.dumps({**r, "month": month, "checked_at": now}) for r in rows
         }
         await redis.hset(keys.BUDGET_DRIFT, mapping=mapping)

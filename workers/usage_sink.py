@@ -183,7 +183,9 @@ class UsageSink:
 
     # --- internals ------------------------------------------------------------------------
     def _read(self, start: str, block_ms: int | None, count: int | None) -> list[Entry]:
-        answer = self.redis.xreadgroup(GROUP, self.consumer, {keys.USAGE_STREAM: start}, count=count, block=block_ms)
+        answer: Any = self.redis.xreadgroup(
+            GROUP, self.consumer, {keys.USAGE_STREAM: start}, count=count, block=block_ms
+        )
         return list(answer[0][1]) if answer else []
 
     def _write_and_ack(self, entries: list[Entry], recovering: bool) -> None:
@@ -200,7 +202,8 @@ class UsageSink:
         ids = [entry_id for entry_id, _ in entries]
         with self.redis.pipeline(transaction=True) as pipe:
             for entry_id, fields in decoded.dead:
-                pipe.xadd(keys.USAGE_DEAD, {"entry_id": entry_id, **fields})
+                dead: dict[Any, Any] = {"entry_id": entry_id, **fields}
+                pipe.xadd(keys.USAGE_DEAD, dead)
             pipe.xack(keys.USAGE_STREAM, GROUP, *ids)
             pipe.xdel(keys.USAGE_STREAM, *ids)
             pipe.execute()
@@ -220,7 +223,8 @@ class UsageSink:
 
 def dead_letters(redis: Redis, count: int = 100) -> list[dict[str, Any]]:
     """Entries the sink could not parse (for an operator to inspect)."""
+    found: Any = redis.xrange(keys.USAGE_DEAD, count=count)
     return [
         {"id": entry_id.decode(), **{k.decode(): v.decode(errors="replace") for k, v in fields.items()}}
-        for entry_id, fields in redis.xrange(keys.USAGE_DEAD, count=count)
+        for entry_id, fields in found
     ]

@@ -123,7 +123,7 @@ class BudgetStore:
             for threshold in state.crossed:
                 fired += await self.fire(state, threshold, month, now)
         if states:
-            mapping = {
+            mapping: dict[Any, Any] = {
                 spend_field(s.budget.team, s.budget.feature): json.dumps(state_payload(s, month, now)) for s in states
             }
             async with self.redis.pipeline(transaction=False) as pipe:
