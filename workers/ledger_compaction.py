@@ -76,6 +76,7 @@ def compact_partition(
     config: LedgerConfig,
 ) -> int:
     """Merge the partition's small acknowledged files when there are enough; returns files merged."""
+    storage.remove_temporaries(partition)
     files = finish_interrupted(storage, partition, storage.files(partition))
     chosen = compactable(files, bounds[0], bounds[1], int(config.compact_target_mb * 1024 * 1024))
     if len(chosen) < config.compact_min_files:

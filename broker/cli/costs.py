@@ -166,35 +166,20 @@ def ledger_compact(ledger: LedgerOpt = None) -> None:
 @ledger_app.command("check")
 def ledger_check(month: MonthOpt = None, ledger: LedgerOpt = None) -> None:
     """Count files, rows and duplicate (job id, attempt) rows; exit 1 if any duplicate."""
-    import duckdb
+    from broker.ledger.views import duplicates
 
-    from broker.ledger.views import snapshot
-
-    storage = _storage(ledger)
-    files = snapshot(storage, [month] if month else None)
-    paths = files.compacted + files.batches
-    rows = duplicates = 0
-    if paths and storage.local:
-        con = duckdb.connect()
-        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-        rows, duplicates = con.execute(
-            f"SELECT count(*), count(*) - count(DISTINCT (month, team, job_id, attempt)) "
-            f"FROM read_parquet([{listed}], union_by_name = true)"
-        ).fetchone() or (0, 0)
-    typer.echo(
-        json.dumps({"files": len(paths), "batch_files": len(files.batches), "rows": rows, "duplicates": duplicates})
-    )
-    if duplicates:
+    files, rows, repeated = duplicates(_storage(ledger), [month] if month else None)
+    typer.echo(json.dumps({"files": files, "rows": rows, "duplicates": repeated}))
+    if repeated:
         raise typer.Exit(1)
 
 
 @ledger_app.command("reconcile")
 def ledger_reconcile(month: MonthOpt = None, ledger: LedgerOpt = None) -> None:
     """Compare the real-time spend counters with the ledger now; prints the drift per scope."""
-    from workers.reconcile import reconcile
-
     from broker.budgets.counters import month_of
     from broker.redis_clients import async_client
+    from workers.reconcile import reconcile
 
     config = current_config()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -69,6 +70,20 @@ class LedgerStorage:
             infos = self.fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
             parsed = (parse_file(i.base_name, i.size or 0) for i in infos if i.type == pafs.FileType.File)
         return sorted((f for f in parsed if f is not None), key=lambda f: (f.first, f.kind))
+
+    def remove_temporaries(self, partition: Partition, older_than_s: float = 3600.0) -> int:
+        """Delete temporary files a crash mid-write left behind (local folders only: object
+        stores never show a half-written object)."""
+        if not self.local:
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.path(partition)):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.stat().st_mtime < cutoff:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def _dirs(self, folder: str, prefix: str) -> list[str]:
         if self.local:

@@ -75,6 +75,24 @@ def connect(storage: LedgerStorage, months: list[str] | None = None) -> duckdb.D
     return con
 
 
+def duplicates(storage: LedgerStorage, months: list[str] | None = None) -> tuple[int, int, int]:
+    """(data files, rows, rows repeating a (month, team, job id, attempt)) over every data
+    file as it is, without the view's deduplication: what ``llm-broker ledger check`` shows."""
+    files = snapshot(storage, months)
+    paths = files.compacted + files.batches
+    if not paths:
+        return 0, 0, 0
+    con = duckdb.connect()
+    try:
+        scan = _scan(con, storage, "ledger_all", paths)
+        rows, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT (month, team, job_id, attempt)) FROM {scan}"
+        ).fetchone() or (0, 0)
+    finally:
+        con.close()
+    return len(paths), int(rows), int(rows) - int(distinct)
+
+
 def with_ledger(storage: LedgerStorage, months: list[str] | None, query: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     """Run ``query`` on a fresh view; retried when compaction removed a file mid-read."""
     for attempt in range(5):

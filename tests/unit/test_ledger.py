@@ -238,3 +238,24 @@ def test_split_keeps_stream_order_per_partition() -> None:
         ms = table.column("stream_ms").to_pylist()
         assert ms == sorted(ms)
     assert isinstance(next(iter(parts.values())), pa.Table)
+
+
+def test_duplicates_are_counted_over_raw_files_and_old_temporaries_removed(storage: LedgerStorage) -> None:
+    import os
+    import time
+
+    from broker.ledger.views import duplicates
+
+    rows = [record(i) for i in range(1, 11)]
+    write(storage, rows)
+    assert duplicates(storage) == (1, 10, 0)
+    write(storage, rows[:4], start=1000)  # same jobs, other stream ids
+    assert duplicates(storage) == (2, 14, 4)
+    partition = storage.partitions()[0]
+    folder = Path(storage.path(partition))
+    old, fresh = folder / ".b_1-0_2-0.parquet.aa.tmp", folder / ".b_3-0_4-0.parquet.bb.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert storage.remove_temporaries(partition) == 1
+    assert not old.exists() and fresh.exists()
