@@ -2,6 +2,7 @@
 
 BrokerError
 ├── Unauthorized        401  missing or unknown API key
+├── BudgetExceeded      402  the team's (or feature's) monthly budget is spent and its policy blocks
 ├── Forbidden           403  key lacks the right (e.g. admin)
 ├── NotFound            404  no such job for this team (also: another team's job)
 ├── Conflict            409  the job is in a state that forbids the action
@@ -27,6 +28,14 @@ class BrokerError(Exception):
 class Unauthorized(BrokerError):
     status = 401
     error_type = "authentication_error"
+
+
+class BudgetExceeded(BrokerError):
+    """402, not 429: waiting does not help until an admin raises the budget or the month
+    ends, and the OpenAI SDKs retry 429 on their own but not 402."""
+
+    status = 402
+    error_type = "budget_exceeded"
 
 
 class Forbidden(BrokerError):

@@ -52,3 +52,36 @@ def team_prompts(team: str) -> str:
 def shared_prompts(team: str) -> str:
     """Set of ``owner/name`` templates other teams share with this team."""
     return f"{PREFIX}prompts:shared:{team}"
+
+
+# --- cost attribution and budgets -------------------------------------------------------
+STATS = f"{PREFIX}stats"  # hash of all-time counters (jobs, tokens, cost...) bumped by finish.lua; /metrics
+USAGE_DEAD = f"{PREFIX}usage:dead"  # stream of usage entries the sink could not parse (kept, never dropped)
+ALERTS_STREAM = f"{PREFIX}alerts"  # stream of fired budget alerts, delivered by the monitor's alert sender
+ALERTS_RECENT = f"{PREFIX}alerts:recent"  # capped list of recent alerts (JSON), the dashboard's banner
+BUDGET_DRIFT = f"{PREFIX}budget:drift"  # hash team -> JSON of the last counters-vs-ledger reconciliation
+
+
+def spend(month: str) -> str:
+    """Hash of a month's spend in nano-dollars: one field per team and per team and feature."""
+    return f"{PREFIX}spend:{month}"
+
+
+def budget_overrides(month: str) -> str:
+    """Hash of budgets an admin set for a month (same fields as ``spend``) -> US dollars."""
+    return f"{PREFIX}budget:override:{month}"
+
+
+def budget_state(month: str) -> str:
+    """Hash of each budgeted team's (and feature's) current state (JSON), for admission and dashboard."""
+    return f"{PREFIX}budget:state:{month}"
+
+
+def budget_alert_fired(month: str, scope: str, threshold: str, budget: str) -> str:
+    """Set once (NX) when a threshold of a budget fires in a month."""
+    return f"{PREFIX}budget:fired:{month}:{scope}:{threshold}:{budget}"
+
+
+def ledger_lock(name: str) -> str:
+    """Lock held while one sink compacts a ledger partition."""
+    return f"{PREFIX}ledger:lock:{name}"

@@ -6,6 +6,7 @@ import time
 
 from broker.admission.limits import fitting_candidates
 from broker.auth import Principal
+from broker.budgets.enforce import enforce_budget
 from broker.errors import Forbidden, InvalidRequest
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
@@ -92,5 +93,7 @@ async def submit_job(
     request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
-    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), time.time())
+    now = time.time()
+    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), now)
+    job = await enforce_budget(job, config, store.redis, now)
     return await store.create(job, request.idempotency_key)

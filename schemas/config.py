@@ -7,9 +7,11 @@ Unknown keys are refused so that a misspelt limit fails loudly at start-up.
 
 from __future__ import annotations
 
+from datetime import date
+from itertools import pairwise
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.chat import Tier
 
@@ -33,12 +35,35 @@ class ProviderConfig(Strict):
     timeout_s: float = Field(default=120.0, gt=0)
 
 
+class PriceChange(Strict):
+    """A list price that applies from 00:00 UTC of ``from`` on (US dollars per million tokens)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    effective_from: date = Field(alias="from")
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
 class Price(Strict):
-    """US dollars per million tokens."""
+    """US dollars per million tokens.
+
+    ``input``/``output``/``cached_input`` apply until the first entry of ``price_history``;
+    each entry applies from its date on (``broker.pricing.rates_at`` picks one for a moment).
+    """
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)
+    price_history: list[PriceChange] = Field(default_factory=list)
+
+    @field_validator("price_history")
+    @classmethod
+    def _dates_increase(cls, changes: list[PriceChange]) -> list[PriceChange]:
+        dates = [change.effective_from for change in changes]
+        if any(b <= a for a, b in pairwise(dates)):
+            raise ValueError("price_history: dates must be strictly increasing")
+        return changes
 
 
 class TokenLimits(Strict):
@@ -67,8 +92,42 @@ class ModelConfig(Strict):
     limits: TokenLimits = Field(default_factory=TokenLimits)
 
 
+BudgetPolicy = Literal["alert", "block", "downgrade"]
+
+
+class BudgetConfig(Strict):
+    """A team's monthly budget in US dollars, and what happens when it is spent.
+
+    ``thresholds`` are fractions of the budget that each fire one alert per period;
+    at 1.0 the ``policy`` applies: ``block`` refuses new jobs (HTTP 402), ``downgrade``
+    routes them to the cheapest model of the cheapest tier, ``alert`` only alerts.
+    ``features`` caps single features of the team the same way.
+    """
+
+    monthly_usd: float = Field(gt=0)
+    policy: BudgetPolicy = "alert"
+    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    features: dict[str, float] = Field(default_factory=dict, description="feature -> monthly US dollars")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_are_fractions(cls, values: list[float]) -> list[float]:
+        if not values or any(not 0 < v <= 10 for v in values):
+            raise ValueError("thresholds: give fractions of the budget such as [0.5, 0.8, 1.0]")
+        return sorted(set(values))
+
+    @field_validator("features")
+    @classmethod
+    def _feature_budgets_positive(cls, values: dict[str, float]) -> dict[str, float]:
+        for feature, usd in values.items():
+            if usd <= 0:
+                raise ValueError(f"features.{feature}: a budget must be more than 0")
+        return values
+
+
 class TeamConfig(Strict):
     weight: float = Field(default=1.0, gt=0)
+    budget: BudgetConfig | None = None
     limits: TokenLimits = Field(default_factory=TokenLimits)
     key_limits: TokenLimits = Field(
         default_factory=TokenLimits, description="limits applied to each API key of the team"
@@ -121,6 +180,44 @@ class SimulatorSettings(Strict):
     latency_s: float = Field(default=0.3, ge=0)
 
 
+class LedgerConfig(Strict):
+    """Where the usage sink writes Parquet and how it batches and compacts."""
+
+    location: str | None = Field(
+        default=None,
+        description="a folder, or a URL pyarrow understands (s3://bucket/prefix, gs://..., file:///...); "
+        "unset: $home/ledger",
+    )
+    batch_size: int = Field(default=10_000, gt=0, description="most stream entries one Parquet write takes")
+    block_ms: int = Field(default=1000, gt=0, description="longest wait for new entries before writing a batch")
+    claim_idle_s: float = Field(
+        default=60.0, gt=0, description="entries another sink read but left unacknowledged this long are taken over"
+    )
+    compact_interval_s: float = Field(default=60.0, gt=0)
+    compact_min_files: int = Field(default=8, ge=2, description="small files in a partition that trigger a merge")
+    compact_target_mb: float = Field(default=128.0, gt=0, description="files this big are left alone")
+
+
+class AlertsConfig(Strict):
+    """Budget alerts: a Standard Webhooks POST (optionally a Slack-compatible body), a log line
+    and a dashboard banner. The signing secret is read from ``secret_env`` (``whsec_...``)."""
+
+    webhook_url: str | None = None
+    secret_env: str = "BUDGET_WEBHOOK_SECRET"
+    format: Literal["standard", "slack"] = "standard"
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, description="delivery attempts before an alert is given up")
+    reconcile_interval_s: float = Field(default=300.0, gt=0, description="budget counters vs ledger")
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="thresholds re-checked for every team")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return value
+
+
 class BrokerConfig(Strict):
     home: str = Field(default="var", description="folder for embedded Redis data, ledger and run files")
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -134,6 +231,8 @@ class BrokerConfig(Strict):
     default_tier: Tier = "standard"
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> BrokerConfig:

@@ -67,6 +67,7 @@ def start_broker(
     simulator: dict[str, Any] | None = None,
     providers: list[str] | None = None,
     sink: bool = False,
+    monitor: bool = False,
 ) -> Stack:
     stack = Stack(
         config or broker_config(),
@@ -84,6 +85,8 @@ def start_broker(
             stack.start_worker(provider)
         if sink:
             stack.start_sink()
+        if monitor:
+            stack.start_monitor()
     except BaseException:
         stack.stop()
         raise

@@ -18,12 +18,14 @@ import time
 from concurrent.futures import Future
 
 from broker import keys
+from broker.budgets.counters import finish_counters
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.redis_clients import async_client
 from broker.settings import current_config
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from schemas.job import Attempt
+from workers.accounting import Accounting, priced_usage
 from workers.outcome import RunningJob, attempt_record, completion, failure_summary, usage_record
 from workers.providers.base import ProviderAdapter, ProviderError
 from workers.providers.registry import build_adapters
@@ -46,6 +48,7 @@ class ProviderExecutor:
         asyncio.set_event_loop(self.loop)
         self.redis = async_client(self.config)
         self.lifecycle = JobLifecycle(self.redis)
+        self.accounting = Accounting(self.redis, self.config)
         self.slots = asyncio.Semaphore(self.config.worker.max_in_flight)
         self.adapters: dict[str, ProviderAdapter] = build_adapters(self.config, self.config.worker.max_in_flight)
         self.loop.create_task(self._renew_leases())
@@ -68,6 +71,7 @@ class ProviderExecutor:
             raise
         for _ in range(len(items) - len(claimed)):
             self.slots.release()
+        await self.accounting.claimed(claimed)
         for fields in claimed:
             job = RunningJob.from_fields(fields)
             self._running[job.id] = job
@@ -121,6 +125,7 @@ class ProviderExecutor:
             reply = await self.adapters[job.provider].complete(request, model)
         except ProviderError as exc:
             finished = time.time()
+            await self.accounting.provider_error(job.provider, job.model, exc.status)
             outcome = "retryable" if exc.retryable else "failed"
             record = attempt_record(job, started, finished, exc.message, exc.status, outcome)
             if exc.retryable:
@@ -133,8 +138,8 @@ class ProviderExecutor:
             return
         finished = time.time()
         result = completion(job, reply, int(finished))
-        usage = usage_record(job, "succeeded", finished, model, reply)
-        await self.lifecycle.finish(
+        usage = priced_usage(self.config, job, request, finished, reply)
+        done = await self.lifecycle.finish(
             job.id,
             job.attempt,
             "succeeded",
@@ -143,7 +148,10 @@ class ProviderExecutor:
             reservation=job.reservation,
             used=(reply.input_tokens, reply.output_tokens),
             result_json=result.model_dump_json(),
+            counters=finish_counters(usage),
         )
+        if done:
+            await self.accounting.after_finish(usage)
 
     async def _attempts(self, job: RunningJob) -> list[Attempt]:
         raw = await self.redis.hget(keys.job(job.id), "attempts")
@@ -165,6 +173,7 @@ class ProviderExecutor:
             reservation=job.reservation,
             used=None,
             error=message,
+            counters=finish_counters(usage),
         )
 
 

@@ -21,8 +21,8 @@ from redis import Redis
 from redis.exceptions import ResponseError
 
 from broker import keys
+from broker.budgets.counters import month_of
 from schemas.prompts import FeedbackRecord
-from workers.usage_sink import month_of
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.pricing import cost_usd
+from broker.pricing import cost_at
 from schemas.config import ModelConfig
 from schemas.job import Attempt
 from schemas.result import AssistantMessage, ChatCompletion, Choice, CompletionUsage, PromptTokensDetails
@@ -65,8 +65,17 @@ def completion(job: RunningJob, reply: ProviderReply, created: int) -> ChatCompl
 
 
 def usage_record(
-    job: RunningJob, state: str, finished_at: float, model: ModelConfig | None, reply: ProviderReply | None
+    job: RunningJob,
+    state: str,
+    finished_at: float,
+    model: ModelConfig | None,
+    reply: ProviderReply | None,
+    *,
+    tier: str | None = None,
+    routing_saved_usd: float = 0.0,
 ) -> UsageRecord:
+    """The ledger row of a finished job, priced at the rates in force when it finished.
+    ``tier`` is the tier the caller asked for (None when it named a model)."""
     input_tokens = reply.input_tokens if reply else 0
     output_tokens = reply.output_tokens if reply else 0
     cached = reply.cached_tokens if reply else 0
@@ -83,7 +92,9 @@ def usage_record(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cached_tokens=cached,
-        cost_usd=cost_usd(model.price, input_tokens, output_tokens, cached) if model and reply else 0.0,
+        cost_usd=cost_at(model.price, finished_at, input_tokens, output_tokens, cached) if model and reply else 0.0,
+        routing_saved_usd=routing_saved_usd if reply else 0.0,
+        tier=tier,
         latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
         template_id=job.template_id,
         template_version=job.template_version,

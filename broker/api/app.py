@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import feedback, jobs, limits, prompts
+from broker.api import budgets, dashboard, feedback, jobs, limits, metrics, prompts
 from broker.api.deps import Services
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
@@ -44,6 +44,9 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(limits.router)
     app.include_router(feedback.router)
     app.include_router(prompts.router)
+    app.include_router(budgets.router)
+    app.include_router(dashboard.router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

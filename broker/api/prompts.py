@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from broker.api.deps import Caller, services
+from broker.ledger import ledger_location
 from broker.prompts.compose import version_diff
 from broker.prompts.registry import PromptRegistry
 from broker.prompts.report import prompt_report
@@ -134,8 +135,7 @@ async def report(
 ) -> Response:
     """Versions compared from the usage ledger and feedback (owner only)."""
     ref, _ = await registry(request).visible(who.team, template_id)
-    home = home_dir()
     result: PromptReport = await asyncio.to_thread(
-        prompt_report, home / "ledger", home / "feedback", ref.id, baseline, level
+        prompt_report, ledger_location(services(request).config), home_dir() / "feedback", ref.id, baseline, level
     )
     return Response(result.model_dump_json(), media_type="application/json")

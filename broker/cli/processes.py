@@ -96,7 +96,9 @@ def worker(
 
 
 def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "sink") -> None:
-    """Drain the usage stream into the Parquet ledger (and job feedback into its own table)."""
+    """Drain the usage stream into the Parquet ledger (and compact it), and job feedback into
+    its own table."""
+    from broker.ledger import open_ledger
     from broker.redis_clients import sync_client
     from workers.feedback_sink import FeedbackSink
     from workers.usage_sink import UsageSink
@@ -108,7 +110,7 @@ def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     feedback = FeedbackSink(sync_client(config), home_dir() / "feedback", consumer)
     threading.Thread(target=feedback.run, args=(stop,), name="feedback-sink", daemon=True).start()
-    UsageSink(sync_client(config), home_dir() / "ledger", consumer).run(stop)
+    UsageSink(sync_client(config), open_ledger(config), consumer, config.ledger).run(stop)
 
 
 def flower(port: Annotated[int, typer.Option()] = 5555) -> None:

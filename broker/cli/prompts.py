@@ -172,18 +172,20 @@ def report(
     baseline: Annotated[int | None, typer.Option(help="version the others are compared with")] = None,
     level: Annotated[float, typer.Option(help="confidence level of the score interval")] = 0.95,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    ledger: Annotated[Path | None, typer.Option(help="ledger folder (default $home/ledger)")] = None,
+    ledger: Annotated[str | None, typer.Option(help="ledger location (default: the config's)")] = None,
     feedback: Annotated[Path | None, typer.Option(help="feedback folder (default $home/feedback)")] = None,
 ) -> None:
     """Compare versions: jobs, tokens, cost, latency, cache hits, failures and mean score (with a
     confidence interval for each version's score difference from the baseline)."""
+    from broker.ledger import ledger_location
     from broker.prompts.report import prompt_report
 
     if "/" not in template_id and not team:
         raise typer.BadParameter("give --team or an owner/name id", param_hint="--team")
     qualified = template_id if "/" in template_id else f"{team}/{template_id}"
     home = home_dir()
-    result = prompt_report(ledger or home / "ledger", feedback or home / "feedback", qualified, baseline, level)
+    location = ledger or ledger_location(current_config())
+    result = prompt_report(location, feedback or home / "feedback", qualified, baseline, level)
     if fmt == "json":
         typer.echo(result.model_dump_json(indent=2))
         return

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from broker import keys
 from broker.auth import Principal
+from broker.budgets.enforce import enforce_budget
 from broker.errors import BrokerError
 from broker.jobstore.records import decode_hash, job_view
 from broker.jobstore.store import JobStore
@@ -49,7 +50,9 @@ async def submit_file(config: BrokerConfig, file: Path, team: str, wait: bool, o
     job_ids = []
     for request in requests:
         try:
-            job = await prepare_submission(request, principal, config, registry, time.time())
+            now = time.time()
+            job = await prepare_submission(request, principal, config, registry, now)
+            job = await enforce_budget(job, config, redis, now)
         except BrokerError as exc:
             errors.append(exc.message)
             print(exc.message)

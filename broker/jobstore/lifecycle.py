@@ -9,6 +9,7 @@ and arguments and decodes answers.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from broker import keys
 from broker.admission.limits import Charge
+from broker.budgets.counters import Counters, month_of
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
@@ -170,14 +172,19 @@ class JobLifecycle:
         result_json: str = "",
         error: str = "",
         now_ms: float | None = None,
+        counters: Counters | None = None,
     ) -> bool:
-        """Record the final outcome once and settle the reservation against ``used``
-        (input, output tokens; None releases it all). False when this delivery is stale."""
+        """Record the final outcome once, settle the reservation against ``used`` (input,
+        output tokens; None releases it all) and apply ``counters`` (spend and stats
+        increments), all in one atomic step. False when this delivery is stale."""
+        month = counters.month if counters else month_of(time.time())
         done = await self._finish(
             keys=[
                 keys.job(job_id),
                 keys.LEASES,
                 keys.USAGE_STREAM,
+                keys.spend(month),
+                keys.STATS,
                 *reservation_keys(reservation),
             ],
             args=[
@@ -194,6 +201,7 @@ class JobLifecycle:
                 "" if used is None else used[1],
                 "" if now_ms is None else repr(now_ms),
                 keys.SCHEDULER_WAKE,
+                counters.as_json() if counters else "",
             ],
         )
         return bool(done)

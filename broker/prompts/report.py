@@ -2,7 +2,7 @@
 failures and mean outcome score, with a confidence interval for each version's score
 difference against a baseline.
 
-Reads only the ``usage`` view's columns (``broker.ledger.connect``) and the feedback
+Reads only the ``usage`` view's columns (``broker.ledger.views.connect``) and the feedback
 table the sink writes beside the ledger; the latest feedback row per job counts.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from broker.ledger import connect
+from broker.ledger.storage import LedgerStorage
+from broker.ledger.views import connect
 from broker.prompts.stats import welch_interval
 from schemas.prompts import PromptReport, VersionReport
 
@@ -60,8 +61,8 @@ def attach_feedback(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         con.execute("CREATE VIEW feedback AS SELECT NULL::VARCHAR AS job_id, NULL::DOUBLE AS score WHERE false")
 
 
-def version_rows(ledger: Path, feedback: Path, template_id: str) -> list[VersionReport]:
-    con = connect(ledger)
+def version_rows(ledger: Path | str, feedback: Path, template_id: str) -> list[VersionReport]:
+    con = connect(LedgerStorage(ledger))
     columns = {row[0] for row in con.execute("DESCRIBE usage").fetchall()}
     if not columns >= NEEDED:  # an empty ledger has no template columns yet
         return []
@@ -121,7 +122,7 @@ def compare(rows: list[VersionReport], baseline: int | None, level: float) -> li
 
 
 def prompt_report(
-    ledger: Path, feedback: Path, template_id: str, baseline: int | None = None, level: float = 0.95
+    ledger: Path | str, feedback: Path, template_id: str, baseline: int | None = None, level: float = 0.95
 ) -> PromptReport:
     """Versions side by side; the baseline defaults to the lowest version that has jobs."""
     rows = version_rows(ledger, feedback, template_id)

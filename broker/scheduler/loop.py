@@ -21,6 +21,7 @@ from redis.asyncio.client import PubSub
 
 from broker import keys
 from broker.admission.fair import FairShare
+from broker.budgets.store import team_action
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.scheduler.admission import TokenAdmission, job_cost
 from broker.scheduler.dispatch import batches, send
@@ -53,6 +54,8 @@ class Scheduler:
         dispatched = 0
         retry_in: float | None = None
         for team in self.fair.order(teams):
+            if await team_action(self.redis, team) == "block":
+                continue  # budget spent under the block policy: its queued jobs wait for a raise
             jobs = await self.lifecycle.peek(team, self.config.scheduler.max_batch)
             if not jobs:
                 continue

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from broker.ledger.storage import LedgerStorage
 from broker.prompts.report import prompt_report
 from schemas.prompts import FeedbackRecord
 from schemas.usage import UsageRecord
 from workers.feedback_sink import write_feedback
-from workers.usage_sink import write_batch
+from workers.usage_sink import write_records
 
 T0 = 1_780_000_000.0
 
@@ -61,8 +62,8 @@ def test_report_groups_by_version_with_latest_feedback_and_welch_interval(tmp_pa
     rows += [usage("b-failed", 2, state="failed", output_tokens=0, cost_usd=0.0, latency_ms=5.0)]
     rows += [usage("b-hit", 2, cache_hit=True, cost_usd=0.0), usage("other", 1, template="alpha/other")]
     rows += [usage("plain", None, template=None)]
-    write_batch(ledger, rows, "1_0-9_0")
-    write_batch(ledger, rows[:3], "1_0-9_0-again")  # a rewritten batch must not count twice
+    write_records(LedgerStorage(ledger), rows, (1, 0))
+    write_records(LedgerStorage(ledger), rows[:3], (2, 0))  # a rewritten batch must not count twice
 
     scores_a = [0.5, 0.6, 0.7, 0.5, 0.6, 0.7]
     scores_b = [0.8, 0.9, 1.0, 0.9]

@@ -1,0 +1,1 @@
+"""Budgets: spend counters, the pure budget decision, enforcement at submit, alerts."""

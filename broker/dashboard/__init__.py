@@ -1,0 +1,1 @@
+"""The cost dashboard: data gathered from Redis and the ledger, plotly charts, one page."""

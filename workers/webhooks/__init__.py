@@ -1,0 +1,1 @@
+"""Outgoing webhooks: Standard Webhooks signing, shared by budget alerts and job callbacks."""
