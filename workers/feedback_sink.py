@@ -14,6 +14,7 @@ import os
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,10 +88,10 @@ class FeedbackSink:
         return len(entries)
 
     def _read(self, start: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        answer = self.redis.xreadgroup(
+        answer: Any = self.redis.xreadgroup(
             GROUP, self.consumer, {keys.FEEDBACK_STREAM: start}, count=self.batch_size, block=block_ms
         )
-        return answer[0][1] if answer else []
+        return list(answer[0][1]) if answer else []
 
     def run(self, stop: object) -> None:
         while not getattr(stop, "is_set", lambda: False)():

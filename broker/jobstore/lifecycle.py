@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -81,7 +82,8 @@ class JobLifecycle:
 
     async def peek(self, team: str, count: int) -> list[QueuedJob]:
         """The first ``count`` jobs of a team's queue, with what admission needs to know."""
-        ids = [i.decode() for i in await self.redis.zrange(keys.team_queue(team), 0, count - 1)]
+        members: Any = await self.redis.zrange(keys.team_queue(team), 0, count - 1)
+        ids = [member.decode() for member in members]
         if not ids:
             return []
         fields = ("candidates", "cursor", "candidate_tokens", "max_tokens", "key_id", "not_before")

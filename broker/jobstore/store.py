@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
 
 from broker import keys
@@ -26,7 +28,7 @@ class JobStore:
             if not await self.redis.set(idem, job.id, nx=True, ex=IDEMPOTENCY_TTL_S):
                 existing = await self.redis.get(idem)
                 return (existing.decode() if isinstance(existing, bytes) else str(existing)), False
-        fields = job.fields()
+        fields: dict[Any, Any] = job.fields()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.job(job.id), mapping=fields)
             pipe.zadd(keys.team_queue(job.team), {job.id: fields["queue_score"]})

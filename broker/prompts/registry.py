@@ -213,7 +213,7 @@ class PromptRegistry:
                     fields, extra = change(meta)
                     pipe.multi()
                     if fields:
-                        pipe.hset(meta_key, mapping=fields)
+                        pipe.hset(meta_key, mapping=dict[Any, Any](fields))
                     for command in extra:
                         command(pipe)
                     await pipe.execute()
