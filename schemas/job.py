@@ -40,6 +40,16 @@ class Attempt(BaseModel):
     status_code: int | None = None
 
 
+class CacheInfo(BaseModel):
+    """What the cache did for a job: a hit (which layer, how similar) or why it was not one."""
+
+    hit: bool
+    layer: str | None = None  # exact | semantic
+    similarity: float | None = None
+    entry: str | None = None
+    reason: str | None = None
+
+
 class JobAccepted(BaseModel):
     id: str
     object: str = "job"
@@ -65,3 +75,4 @@ class JobView(BaseModel):
     result: ChatCompletion | None = None
     usage: UsageRecord | None = None
     error: str | None = None
+    cache: CacheInfo | None = None

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import Future
 
 from broker import keys
+from broker.cache.policy import cache_plan, storable
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.redis_clients import async_client
 from broker.settings import current_config
@@ -112,7 +113,7 @@ class ProviderExecutor:
         finished = time.time()
         result = completion(job, reply, int(finished))
         usage = usage_record(job, "succeeded", finished, model, reply)
-        await self.lifecycle.finish(
+        recorded = await self.lifecycle.finish(
             job.id,
             job.attempt,
             "succeeded",
@@ -120,6 +121,18 @@ class ProviderExecutor:
             attempt_record(job, started, finished),
             result_json=result.model_dump_json(),
         )
+        if recorded and cache_plan(request, self.config.cache).write and storable(result):
+            await self._send_to_cache(job.id)
+
+    async def _send_to_cache(self, job_id: str) -> None:
+        """Ask the cache worker to keep this answer (it embeds; provider workers never load torch)."""
+        from broker.cache.dispatch import CacheSender
+        from workers.celery_app import app
+
+        try:
+            await self.loop.run_in_executor(None, CacheSender(app).store, job_id)
+        except Exception:  # the answer is delivered; only a later cache hit is lost
+            log.exception("could not send job %s to the cache", job_id)
 
     async def _attempts(self, job: RunningJob) -> list[Attempt]:
         raw = await self.redis.hget(keys.job(job.id), "attempts")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import typer
 
-from broker.cli import ops, processes
+from broker.cli import cache, ops, processes
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 processes.register(app)
 ops.register(app)
+cache.register(app)
 
 if __name__ == "__main__":
     app()

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from schemas.chat import JobRequest
-from schemas.job import Attempt, JobState, JobView
+from schemas.job import Attempt, CacheInfo, JobState, JobView
 from schemas.result import ChatCompletion
 from schemas.usage import UsageRecord
 
@@ -89,4 +89,5 @@ def job_view(fields: dict[str, str]) -> JobView:
         result=ChatCompletion.model_validate_json(result) if result else None,
         usage=UsageRecord.model_validate_json(usage) if usage else None,
         error=fields.get("error") or None,
+        cache=CacheInfo.model_validate_json(fields["cache"]) if fields.get("cache") else None,
     )

@@ -15,6 +15,7 @@ from celery import Celery
 from redis.asyncio import Redis
 
 from broker import keys
+from broker.jobstore.cache_stage import release_stalled_lookups
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.scheduler.admission import Admission
 from broker.scheduler.dispatch import batches, send
@@ -80,6 +81,7 @@ class Scheduler:
             if done == 1:
                 count += 1
                 log.warning("requeued job %s (%s)", gone.job_id, outcome)
+        count += await release_stalled_lookups(self.redis, self.config.cache.lookup_timeout_s)
         return count
 
     async def run(self, stop: asyncio.Event) -> None:
