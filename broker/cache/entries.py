@@ -75,7 +75,7 @@ class EntryStore:
     def touch(self, entry: CacheEntry) -> None:
         """Mark an entry used (eviction drops the least recently used first)."""
         seconds, micros = self.redis.time()
-        self.redis.zadd(keys.cache_scope(entry.scope_id), {entry.id: seconds * 1000 + micros // 1000}, xx=True)
+        self.redis.zadd(keys.cache_scope(entry.scope_id), {entry.id: seconds * 1_000_000 + micros}, xx=True)
 
     def forget(self, entry_id: str) -> None:
         self.redis.delete(keys.cache_entry(entry_id))

@@ -74,7 +74,8 @@ def unmatched(a: Reading, b: Reading) -> tuple[list[str], list[str]]:
         if twin is not None:
             only_a.remove(word)
             only_b.remove(twin)
-    only_a, only_b = _compounds(only_a, only_b, b), _compounds(only_b, only_a, a)
+    only_a = _compounds(only_a, only_b, b)
+    only_b = _compounds(only_b, only_a, a)
     return only_a, only_b
 
 

@@ -105,6 +105,13 @@ NUMBER_WORDS = {
 # Units after a number ("10GB", "2kg", "15%"): the number counts, the unit is dropped.
 UNITS = _words("% kg g mg km m cm mm gb mb tb kb ml l hr hrs h mins min s x yr yrs mph kwh p")
 
+# Currency named after a number: "50 pounds" is "£50".
+CURRENCY_WORDS = {
+    "pound": "£", "pounds": "£", "quid": "£", "gbp": "£",
+    "dollar": "$", "dollars": "$", "bucks": "$", "usd": "$",
+    "euro": "€", "euros": "€", "eur": "€",
+}  # fmt: skip
+
 # "one" is absent on purpose: it is as often a pronoun ("a quick one") as a number.
 MULTIPLIERS = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 
@@ -124,7 +131,7 @@ SYNONYM_GROUPS = (
     ("price", "cost", "charge", "fee"),
     ("fast", "quick", "quickly", "fastest", "quickest", "rapid", "speedy"),
     ("child", "kid", "children", "kids"),
-    ("create", "generate"),
+    ("create", "setup", "generate"),
     ("submit", "send", "file", "lodge"),
     ("register", "signup", "enrol", "enroll"),
     ("cancel", "terminate"),
@@ -142,6 +149,5 @@ SYNONYM_GROUPS = (
     ("previous", "earlier", "prior"),
     ("enable", "activate", "turnon", "switchon"),
     ("disable", "deactivate", "turnoff", "switchoff"),
-    ("setup", "create"),
 )
 SYNONYMS = {word: group[0] for group in SYNONYM_GROUPS for word in group}

@@ -1,5 +1,5 @@
 """Read a prompt the way the near-miss guard compares it: numbers, identifiers, quoted code,
-negations, directions and content words. Pure and cheap (a regex pass, no model).
+negations, directions and content words. Pure and cheap (one regex pass, no model).
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from broker.cache.lexicon import (
     CONTRACTIONS,
@@ -20,8 +20,8 @@ from broker.cache.lexicon import (
     STOPWORDS,
     SYNONYMS,
     TARGET_MARKERS,
-    UNITS,
 )
+from broker.cache.numbers import combine, number_value, with_currency
 
 _QUOTED = re.compile(r"```.*?```|`[^`]+`|\"[^\"]+\"", re.DOTALL)
 _TOKEN = re.compile(
@@ -29,15 +29,14 @@ _TOKEN = re.compile(
     r"|(?P<word>[A-Za-z]+(?:['-][A-Za-z]+)*(?:\d+[A-Za-z\d]*)?)"
     r"|(?P<stop>[.!?;:]+)"
 )
-_NUMBER = re.compile(r"^[£$€]?(\d[\d,]*(?:[.:]\d+)*)(st|nd|rd|th|am|pm|k|m|bn)?([A-Za-z%]*)$", re.IGNORECASE)
-_SCALE = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000}
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_CONTRACTION = re.compile("|".join(re.escape(c) for c in sorted(CONTRACTIONS, key=len, reverse=True)) + r"\b", re.I)
 
 
 @dataclass(frozen=True)
 class Reading:
     numbers: tuple[str, ...]
-    """Every number, normalised ("£1,000" and "1000" agree, "7am" and "7pm" do not), sorted."""
+    """Every number, normalised ("£1,000" and "1000 pounds" agree, "7am" and "7pm" do not), sorted."""
     identifiers: frozenset[str]
     """Names and codes: capitalised words not opening a sentence, acronyms, words with digits."""
     quoted: tuple[str, ...]
@@ -46,7 +45,7 @@ class Reading:
     words: tuple[str, ...]
     """Content words in order, stemmed and mapped to one synonym."""
     joined: dict[str, tuple[str, str]]
-    """Adjacent words written as one ("wi fi" -> "wifi", "turn on" -> "enable") -> the two words."""
+    """Two adjacent words written as one ("wi fi" -> "wifi", "turn on" -> "enable") -> the two words."""
     tokens: frozenset[str]
     """Every word, lower-cased, possessive dropped: where an identifier may be found again."""
     particles: frozenset[str]
@@ -73,123 +72,116 @@ def canonical(word: str) -> str:
     return SYNONYMS.get(word) or SYNONYMS.get(stem(word)) or stem(word)
 
 
-def number_value(token: str) -> str | None:
-    """The number a numeric token names, or None when it is a code such as "2FA"."""
-    match = _NUMBER.match(token)
-    if not match:
-        return None
-    digits, suffix, unit = match.group(1), (match.group(2) or "").lower(), match.group(3)
-    if suffix in ("am", "pm"):
-        return digits.replace(",", "") + suffix
-    value = digits.replace(",", "")
-    if suffix in _SCALE and not unit:
-        try:
-            return _format(float(value) * _SCALE[suffix])
-        except ValueError:
-            return value
-    if suffix in ("st", "nd", "rd", "th") or not unit or unit.lower() in UNITS:
-        return value if ":" in value else _format(float(value)) if _is_float(value) else value
-    return None
-
-
-
-
-def _is_float(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _format(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
-
-
 def expand(text: str) -> str:
+    """Unicode-normalise and expand contractions, so "what's" and "can't" read like their long forms."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
-    lowered_keys = sorted(CONTRACTIONS, key=len, reverse=True)
-    for short in lowered_keys:
-        text = re.sub(re.escape(short) + r"\b", CONTRACTIONS[short], text, flags=re.IGNORECASE)
-    return text
+    return _CONTRACTION.sub(lambda m: CONTRACTIONS[m.group(0).lower()], text)
 
 
 def read(text: str) -> Reading:
-    text = expand(text)
-    quoted = tuple(sorted(" ".join(q.strip("`\"").split()) for q in _QUOTED.findall(text)))
-    text = _QUOTED.sub(" ", text)
-    numbers: list[str] = []
-    identifiers: set[str] = set()
-    tokens: set[str] = set()
-    particles: set[str] = set()
-    words: list[str] = []
-    roles: dict[str, str] = {}
-    negations = 0
-    sentence_start = True
+    return _Reader(expand(text)).reading()
+
+
+@dataclass
+class _Reader:
+    text: str
+    numbers: list[str] = field(default_factory=list)
+    identifiers: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+    particles: set[str] = field(default_factory=set)
+    words: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    phrasal: list[tuple[str, str]] = field(default_factory=list)  # a word and its particle: "turn on"
+    pending: list[int] = field(default_factory=list)  # number words being folded
+    negations: int = 0
+    sentence_start: bool = True
     direction: str | None = None
-    phrasal: list[tuple[str, str]] = []  # a word and the particle after it: "turn on", "log in"
-    previous_was_word = False
-    pending: list[int] = []  # number words being combined ("twenty five", "three hundred")
-    for match in _TOKEN.finditer(text):
-        if match.group("stop"):
-            sentence_start = True
-            continue
-        raw = match.group("num") or match.group("word")
-        if match.group("num"):
-            value = number_value(raw)
-            if value is None:
-                identifiers.add(raw.lower())
-                tokens.add(raw.lower())
+    after_word: bool = False
+    after_number: bool = False
+
+    def reading(self) -> Reading:
+        quoted = tuple(sorted(" ".join(q.strip('`"').split()) for q in _QUOTED.findall(self.text)))
+        for match in _TOKEN.finditer(_QUOTED.sub(" ", self.text)):
+            if match.group("stop"):
+                self.sentence_start = True
+            elif match.group("num"):
+                self._number(match.group("num"))
             else:
-                numbers.append(value)
-            sentence_start = False
-            continue
-        for position, part in enumerate(raw.split("-")):
-            low = part.lower().removesuffix("'s").replace("'", "")
-            tokens.add(low)
-            if low in NUMBER_WORDS or (low in MULTIPLIERS and pending):
-                pending = _combine(pending, low)
-                continue
-            if pending:
-                numbers.extend(str(n) for n in pending)
-                pending = []
-            if low in NEGATIONS:
-                negations += 1
-                continue
-            opening = sentence_start and position == 0
-            ordinary = low in STOPWORDS or low in FILLERS
-            if any(c.isdigit() for c in part) or (not ordinary and _looks_like_a_name(part, opening)):
-                identifiers.add(low)
-            sentence_start = False
-            if low in SOURCE_MARKERS or low in TARGET_MARKERS:
-                direction = "source" if low in SOURCE_MARKERS else "target"
-            if low in PARTICLES:
-                particles.add(low)
-                if words and previous_was_word:
-                    phrasal.append((words[-1], low))
-            previous_was_word = False
-            if low in PARTICLES or low in STOPWORDS or low in FILLERS or low in ("i",):
-                continue
-            previous_was_word = True
-            word = canonical(low)
-            words.append(word)
-            if direction is not None:
-                roles.setdefault(word, direction)
-                direction = None
-    numbers.extend(str(n) for n in pending)
-    pairs = [*itertools.pairwise(words), *phrasal]
-    joined = {canonical(a + b): (a, b) for a, b in pairs}
-    return Reading(
-        numbers=tuple(sorted(numbers)),
-        identifiers=frozenset(identifiers),
-        quoted=quoted,
-        negations=negations,
-        words=tuple(words),
-        joined=joined,
-        tokens=frozenset(tokens),
-        particles=frozenset(particles),
-        roles=roles,
-    )
+                self._word(match.group("word"))
+        self._flush_number_words()
+        pairs = [*itertools.pairwise(self.words), *self.phrasal]
+        return Reading(
+            numbers=tuple(sorted(self.numbers)),
+            identifiers=frozenset(self.identifiers),
+            quoted=quoted,
+            negations=self.negations,
+            words=tuple(self.words),
+            joined={canonical(a + b): (a, b) for a, b in pairs},
+            tokens=frozenset(self.tokens),
+            particles=frozenset(self.particles),
+            roles=self.roles,
+        )
+
+    def _number(self, raw: str) -> None:
+        self._flush_number_words()
+        value = number_value(raw)
+        if value is None:  # a code such as 2FA
+            self.identifiers.add(raw.lower())
+            self.tokens.add(raw.lower())
+        else:
+            self.numbers.append(value)
+        self.sentence_start = False
+        self.after_number = value is not None
+
+    def _flush_number_words(self) -> None:
+        if self.pending:
+            self.numbers.extend(str(n) for n in self.pending)
+            self.pending = []
+            self.after_number = True
+
+    def _word(self, raw: str) -> None:
+        parts = raw.split("-")
+        if len(parts) > 1 and any(c.isupper() for c in raw[1:]):
+            self.identifiers.add("".join(parts).lower())  # "Wi-Fi" is found again as "wifi"
+            self.tokens.add("".join(parts).lower())
+            parts = [p.lower() for p in parts]
+        for position, part in enumerate(parts):
+            self._part(part, opening=self.sentence_start and position == 0)
+
+    def _part(self, part: str, opening: bool) -> None:
+        low = part.lower().removesuffix("'s").replace("'", "")
+        self.tokens.add(low)
+        if low in NUMBER_WORDS or low in MULTIPLIERS:
+            self.pending = combine(self.pending, low)
+            return
+        self._flush_number_words()
+        if self.after_number and (priced := with_currency(self.numbers[-1], low)) is not None:
+            self.numbers[-1] = priced
+            self.after_number = False
+            return
+        self.after_number = False
+        if low in NEGATIONS:
+            self.negations += 1
+            return
+        ordinary = low in STOPWORDS or low in FILLERS
+        if any(c.isdigit() for c in part) or (not ordinary and _looks_like_a_name(part, opening)):
+            self.identifiers.add(low)
+        self.sentence_start = False
+        if low in SOURCE_MARKERS or low in TARGET_MARKERS:
+            self.direction = "source" if low in SOURCE_MARKERS else "target"
+        if low in PARTICLES:
+            self.particles.add(low)
+            if self.after_word:
+                self.phrasal.append((self.words[-1], low))
+        if low in PARTICLES or ordinary or low == "i":
+            self.after_word = False
+            return
+        word = canonical(low)
+        self.words.append(word)
+        self.after_word = True
+        if self.direction is not None:
+            self.roles.setdefault(word, self.direction)
+            self.direction = None
 
 
 def _looks_like_a_name(part: str, opening: bool) -> bool:
@@ -200,13 +192,3 @@ def _looks_like_a_name(part: str, opening: bool) -> bool:
     if any(c.isupper() for c in part[1:]):
         return True  # iPhone, easyJet, HubSpot
     return part[0].isupper() and not opening
-
-
-def _combine(pending: list[int], word: str) -> list[int]:
-    """Fold number words: "twenty five" -> 25, "three hundred" -> 300."""
-    if word in MULTIPLIERS:
-        return [*pending[:-1], pending[-1] * MULTIPLIERS[word]]
-    value = NUMBER_WORDS[word]
-    if pending and pending[-1] % 10 == 0 and pending[-1] >= 20 and value < 10:
-        return [*pending[:-1], pending[-1] + value]
-    return [*pending, value]

@@ -111,12 +111,18 @@ def test_exact_repeat_hits_the_exact_layer(broker: BrokerUnderTest) -> None:
 
 def test_near_miss_is_not_answered_from_the_cache(broker: BrokerUnderTest) -> None:
     france = ask(broker, "alpha", "What is the capital of France?")
+    sundays = ask(broker, "alpha", "Is the store open on Sundays?")
     wait_stored(broker, france["id"])
+    wait_stored(broker, sundays["id"])
     calls = provider_calls(broker)
     germany = ask(broker, "alpha", "What is the capital of Germany?")
-    assert provider_calls(broker) == calls + 1
-    assert germany["cache"]["hit"] is False
-    assert answer(germany) != answer(france)
+    closed = ask(broker, "alpha", "Is the store closed on Sundays?")
+    assert provider_calls(broker) == calls + 2
+    assert germany["cache"]["hit"] is False and answer(germany) != answer(france)
+    # "open" / "closed": similar enough to clear the threshold (cosine 0.96); the guard refused it
+    assert closed["cache"]["hit"] is False
+    assert closed["cache"]["reason"].startswith("near miss refused: 0.9"), closed["cache"]
+    assert "substitution" in closed["cache"]["reason"]
 
 
 def test_hit_records_its_saved_cost_and_takes_no_provider_tokens(broker: BrokerUnderTest) -> None:

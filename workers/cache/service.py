@@ -19,7 +19,7 @@ from redis import Redis
 from broker import keys
 from broker.cache.canonical import CacheKey, cache_key
 from broker.cache.entries import CacheEntry, EntryStore, fits
-from broker.cache.guard import is_near_miss
+from broker.cache.guard import near_miss_reasons
 from broker.cache.policy import cache_plan, storable
 from broker.jobstore.cache_stage import CacheStage
 from broker.jobstore.records import decode_hash
@@ -42,6 +42,13 @@ class Found:
     similarity: float
 
 
+@dataclass(frozen=True)
+class Lookup:
+    found: Found | None
+    reason: str
+    """Why nothing was found: "no match", or the near misses the guard refused."""
+
+
 class CacheService:
     def __init__(self, config: BrokerConfig, redis: Redis, embedder: Embedder, index: VectorIndex) -> None:
         self.config = config
@@ -54,28 +61,31 @@ class CacheService:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    def find(self, key: CacheKey, output_cap: int | None, threshold: float) -> Found | None:
+    def find(self, key: CacheKey, output_cap: int | None, threshold: float) -> Lookup:
         """The lookup proper (what the benchmark times): exact, then semantic."""
         entry = self.entries.get(key.entry_id)
         if entry is not None and fits(entry, output_cap):
-            return Found(entry, "exact", 1.0)
+            return Lookup(Found(entry, "exact", 1.0), "")
         if not self.config.cache.semantic or key.query is None or self.entries.scope_size(key.scope_id) == 0:
-            return None
+            return Lookup(None, "no match")
         vector = self.embedder.embed([key.query])[0]
+        refused = []
         for neighbour in self.index.nearest(key.scope_id, vector, self.config.cache.candidates):
             if neighbour.similarity < threshold:
                 break
             if neighbour.id == key.entry_id:
                 continue  # the exact entry, already refused above
-            if self.config.cache.guard and is_near_miss(neighbour.query, key.query):
+            objections = near_miss_reasons(neighbour.query, key.query) if self.config.cache.guard else []
+            if objections:
+                refused.append(f"{neighbour.similarity:.3f} {'+'.join(objections)}")
                 continue
             entry = self.entries.get(neighbour.id)
             if entry is None:  # expired, evicted or purged: the vector is stale
                 self.index.delete(key.scope_id, [neighbour.id])
                 continue
             if fits(entry, output_cap):
-                return Found(entry, "semantic", round(neighbour.similarity, 6))
-        return None
+                return Lookup(Found(entry, "semantic", round(neighbour.similarity, 6)), "")
+        return Lookup(None, f"near miss refused: {', '.join(refused)}" if refused else "no match")
 
     def lookup_job(self, job_id: str) -> str:
         """Answer a job in the cache stage from the cache, or send it to its team queue.
@@ -87,13 +97,14 @@ class CacheService:
         plan = cache_plan(job.request, self.config.cache)
         key = cache_key(job.request, job.team, self.config)
         try:
-            found = self.find(key, job.request.output_cap(), plan.threshold) if plan.read else None
+            lookup = self.find(key, job.request.output_cap(), plan.threshold) if plan.read else Lookup(None, "no read")
         except Exception as exc:  # a broken cache must cost a provider call, never the job
             log.exception("cache lookup of job %s failed", job_id)
             self.stage.miss(job.id, job.team, CacheInfo(hit=False, reason=f"lookup failed: {type(exc).__name__}"))
             return "miss"
+        found = lookup.found
         if found is None:
-            self.stage.miss(job.id, job.team, CacheInfo(hit=False, reason="no match"))
+            self.stage.miss(job.id, job.team, CacheInfo(hit=False, reason=lookup.reason))
             return "miss"
         finished = time.time()
         result = hit_result(job, found.entry, int(finished))
