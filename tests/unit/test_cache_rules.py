@@ -254,3 +254,16 @@ def test_wilson_bound_is_below_the_observed_precision() -> None:
     low = wilson_low(126, 126)
     assert low is not None and 0.96 < low < 1.0
     assert wilson_low(0, 0) is None
+
+
+def test_purges_select_chroma_collections_by_owner_and_template() -> None:
+    from workers.cache.vectors import selected
+
+    faq_v2 = {"owner": "alpha", "scope": "s", "template_id": "faq", "template_version": 2}
+    plain = {"owner": "alpha", "scope": "s2"}
+    assert selected(faq_v2, PurgeSelector(None).as_dict()) and selected(plain, PurgeSelector(None).as_dict())
+    assert selected(faq_v2, PurgeSelector("alpha").as_dict()) and not selected(faq_v2, PurgeSelector("beta").as_dict())
+    assert selected(faq_v2, PurgeSelector(None, "faq").as_dict())
+    assert selected(faq_v2, PurgeSelector("alpha", "faq", 2).as_dict())
+    assert not selected(faq_v2, PurgeSelector("alpha", "faq", 1).as_dict())
+    assert not selected(plain, PurgeSelector("alpha", "faq").as_dict())
