@@ -31,7 +31,8 @@ from broker.cache.lexicon import NEGATING_PREFIXES, OPPOSED_PARTICLES, OPPOSED_P
 from broker.cache.reading import Reading, read
 
 MAX_SUBSTITUTED = 2
-"""A swap of up to this many words on each side is a substitution; more is a rewording."""
+"""A swap of up to this many words on each side is a substitution (so is a larger one in a
+sentence that shares more words than it swaps); anything else is a rewording."""
 
 
 def near_miss_reasons(cached: str, new: str) -> list[str]:
@@ -49,11 +50,19 @@ def near_miss_reasons(cached: str, new: str) -> list[str]:
         reasons.append("negation")
     if swapped_direction(a, b):
         reasons.append("direction")
-    if only_a and only_b and len(only_a) <= MAX_SUBSTITUTED and len(only_b) <= MAX_SUBSTITUTED:
+    if only_a and only_b and substituted(a, b, only_a, only_b):
         reasons.append("substitution")
     elif bool(only_a) != bool(only_b):
         reasons.append("addition")
     return reasons
+
+
+def substituted(a: Reading, b: Reading, only_a: list[str], only_b: list[str]) -> bool:
+    """Words swapped in an otherwise shared sentence: a few words, or fewer than are shared."""
+    if len(only_a) <= MAX_SUBSTITUTED and len(only_b) <= MAX_SUBSTITUTED:
+        return True
+    shared = sum(1 for word in a.words if word in b.words)
+    return shared >= max(len(only_a), len(only_b))
 
 
 def is_near_miss(cached: str, new: str) -> bool:
@@ -67,8 +76,8 @@ def identifiers_found(a: Reading, b: Reading) -> bool:
 
 def unmatched(a: Reading, b: Reading) -> tuple[list[str], list[str]]:
     """Content words of each side with no counterpart on the other (after typos and compounds)."""
-    only_a = [w for w in a.words if w not in b.words]
-    only_b = [w for w in b.words if w not in a.words]
+    only_a = [w for w in a.words if w not in b.words and w not in b.implied]
+    only_b = [w for w in b.words if w not in a.words and w not in a.implied]
     for word in list(only_a):
         twin = next((other for other in only_b if typo(word, other)), None)
         if twin is not None:
@@ -135,12 +144,11 @@ def opposed(only_a: list[str], only_b: list[str]) -> bool:
 
 
 def opposed_particles(a: Reading, b: Reading) -> bool:
-    for x, y in OPPOSED_PARTICLES:
-        if (x in a.particles and y in b.particles and x not in b.particles) or (
-            y in a.particles and x in b.particles and y not in b.particles
-        ):
-            return True
-    return False
+    """One prompt has more of a particle, the other more of its opposite ("turn on ... on my
+    phone" against "turn off ... on my phone": on 2-1, off 0-1)."""
+    more_a = {p for p, n in a.particles.items() if n > b.particles.get(p, 0)}
+    more_b = {p for p, n in b.particles.items() if n > a.particles.get(p, 0)}
+    return any((x in more_a and y in more_b) or (y in more_a and x in more_b) for x, y in OPPOSED_PARTICLES)
 
 
 def swapped_direction(a: Reading, b: Reading) -> bool:

@@ -41,6 +41,7 @@ FILLERS = _words(
     usually typically normally generally currently still exactly
     way method process procedure steps step best like available availability
     need needs needed require requires required want wants wanted
+    check ask asked status news progress
     """
 )
 
@@ -69,6 +70,15 @@ OPPOSED_PREFIXES = (
     ("inc", "dec"),
 )
 
+# What a question word already says: "how much is X" asks for "the price of X", "when" for
+# "the time", "how long" for the time or the days. Such a word on one side only is no difference.
+QUESTION_IMPLIES = {
+    ("how", "much"): frozenset({"price"}),
+    ("how", "long"): frozenset({"time", "day", "week", "month", "hour", "year", "long"}),
+    ("when",): frozenset({"time", "date", "day"}),
+    ("what", "time"): frozenset({"time"}),
+}
+
 # Particles that are function words on their own but flip a question against their opposite:
 # "turn on" vs "turn off", "orders over £50" vs "orders under £50", "check-in" vs "check-out".
 OPPOSED_PARTICLES = (
@@ -87,6 +97,7 @@ OPPOSED_PARTICLES = (
     ("first", "last"),
     ("early", "late"),
     ("earliest", "latest"),
+    ("back", "forward"),
     ("min", "max"),
     ("minimum", "maximum"),
 )
@@ -104,6 +115,15 @@ NUMBER_WORDS = {
 }  # fmt: skip
 # Units after a number ("10GB", "2kg", "15%"): the number counts, the unit is dropped.
 UNITS = _words("% kg g mg km m cm mm gb mb tb kb ml l hr hrs h mins min s x yr yrs mph kwh p")
+
+# Days and months name a date whatever their case ("open on friday" is not "open on monday").
+# "may" is left out: far more often a verb.
+CALENDAR = _words(
+    """
+    monday tuesday wednesday thursday friday saturday sunday weekday weekend
+    january february march april june july august september october november december
+    """
+)
 
 # Currency named after a number: "50 pounds" is "£50".
 CURRENCY_WORDS = {
@@ -125,9 +145,23 @@ CONTRACTIONS = {
 SYNONYM_GROUPS = (
     ("change", "update", "modify", "edit", "amend", "alter", "switch"),
     ("start", "begin", "commence"),
-    ("obtain", "receive", "acquire"),
     ("buy", "purchase"),
-    ("shop", "store"),
+    ("shop", "store", "branch"),
+    ("ship", "deliver", "dispatch"),
+    ("delivery", "shipping", "shipment"),
+    ("parcel", "package"),
+    ("item", "product"),
+    ("issue", "problem", "trouble"),
+    ("broken", "faulty", "damaged"),
+    ("fix", "repair", "resolve"),
+    ("speak", "talk"),
+    ("agent", "representative", "advisor", "adviser"),
+    ("website", "site"),
+    ("prohibit", "ban", "forbid"),
+    ("expire", "lapse"),
+    ("login", "logon", "signin"),
+    ("logout", "logoff", "signout"),
+    ("return", "sendback"),
     ("price", "cost", "charge", "fee"),
     ("fast", "quick", "quickly", "fastest", "quickest", "rapid", "speedy"),
     ("child", "kid", "children", "kids"),
@@ -139,7 +173,6 @@ SYNONYM_GROUPS = (
     ("help", "assist", "assistance"),
     ("find", "locate"),
     ("show", "display"),
-    ("check", "verify"),
     ("phone", "mobile", "telephone", "cell"),
     ("email", "mail"),
     ("big", "large"),

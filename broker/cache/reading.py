@@ -10,12 +10,14 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from broker.cache.lexicon import (
+    CALENDAR,
     CONTRACTIONS,
     FILLERS,
     MULTIPLIERS,
     NEGATIONS,
     NUMBER_WORDS,
     PARTICLES,
+    QUESTION_IMPLIES,
     SOURCE_MARKERS,
     STOPWORDS,
     SYNONYMS,
@@ -48,9 +50,12 @@ class Reading:
     """Two adjacent words written as one ("wi fi" -> "wifi", "turn on" -> "enable") -> the two words."""
     tokens: frozenset[str]
     """Every word, lower-cased, possessive dropped: where an identifier may be found again."""
-    particles: frozenset[str]
+    particles: dict[str, int]
+    """How often each polar particle occurs ("turn on ... on my phone": on twice)."""
     roles: dict[str, str]
     """Content word -> "source" or "target" when "from"/"to" governs it."""
+    implied: frozenset[str]
+    """Content words the question words already say ("how much" -> price)."""
 
 
 def stem(word: str) -> str:
@@ -62,9 +67,16 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     if len(word) > 5 and word.endswith("ing"):
-        return word[:-3]
+        return _undouble(word[:-3])
     if len(word) > 4 and word.endswith("ed"):
-        return word[:-2]
+        return _undouble(word[:-2])
+    return word
+
+
+def _undouble(word: str) -> str:
+    """"shipp" (from shipped, shipping) -> "ship"; "fill" stays."""
+    if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "aeioulsz":
+        return word[:-1]
     return word
 
 
@@ -88,7 +100,7 @@ class _Reader:
     numbers: list[str] = field(default_factory=list)
     identifiers: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
-    particles: set[str] = field(default_factory=set)
+    particles: dict[str, int] = field(default_factory=dict)
     words: list[str] = field(default_factory=list)
     roles: dict[str, str] = field(default_factory=dict)
     phrasal: list[tuple[str, str]] = field(default_factory=list)  # a word and its particle: "turn on"
@@ -98,6 +110,8 @@ class _Reader:
     direction: str | None = None
     after_word: bool = False
     after_number: bool = False
+    last_raw: str = ""
+    previous: str = ""
 
     def reading(self) -> Reading:
         quoted = tuple(sorted(" ".join(q.strip('`"').split()) for q in _QUOTED.findall(self.text)))
@@ -118,9 +132,19 @@ class _Reader:
             words=tuple(self.words),
             joined={canonical(a + b): (a, b) for a, b in pairs},
             tokens=frozenset(self.tokens),
-            particles=frozenset(self.particles),
+            particles=dict(self.particles),
             roles=self.roles,
+            implied=self.implied(),
         )
+
+    def implied(self) -> frozenset[str]:
+        lowered = re.findall(r"[a-z]+", self.text.lower())
+        found: set[str] = set()
+        for phrase, words in QUESTION_IMPLIES.items():
+            size = len(phrase)
+            if any(tuple(lowered[i : i + size]) == phrase for i in range(len(lowered) - size + 1)):
+                found |= words
+        return frozenset(found)
 
     def _number(self, raw: str) -> None:
         self._flush_number_words()
@@ -150,7 +174,10 @@ class _Reader:
 
     def _part(self, part: str, opening: bool) -> None:
         low = part.lower().removesuffix("'s").replace("'", "")
-        self.tokens.add(low)
+        self.tokens.update((low, stem(low)))
+        previous, self.previous = self.previous, low
+        if (previous, low) in QUESTION_IMPLIES:
+            return  # "long" in "how long", "time" in "what time": part of the question word
         if low in NUMBER_WORDS or low in MULTIPLIERS:
             self.pending = combine(self.pending, low)
             return
@@ -166,18 +193,24 @@ class _Reader:
         ordinary = low in STOPWORDS or low in FILLERS
         if any(c.isdigit() for c in part) or (not ordinary and _looks_like_a_name(part, opening)):
             self.identifiers.add(low)
+        if stem(low) in CALENDAR:
+            self.identifiers.add(stem(low))
         self.sentence_start = False
         if low in SOURCE_MARKERS or low in TARGET_MARKERS:
             self.direction = "source" if low in SOURCE_MARKERS else "target"
         if low in PARTICLES:
-            self.particles.add(low)
+            self.particles[low] = self.particles.get(low, 0) + 1
             if self.after_word:
-                self.phrasal.append((self.words[-1], low))
+                verb = self.words[-1]
+                self.phrasal.append((verb, low))
+                if self.last_raw + low in SYNONYMS:  # "turn off" is one word, "disable", like "switch off"
+                    self.words[-1] = SYNONYMS[self.last_raw + low]
         if low in PARTICLES or ordinary or low == "i":
             self.after_word = False
             return
         word = canonical(low)
         self.words.append(word)
+        self.last_raw = stem(low)
         self.after_word = True
         if self.direction is not None:
             self.roles.setdefault(word, self.direction)

@@ -128,21 +128,30 @@ class CacheService:
         if not cache_plan(job.request, self.config.cache).write:
             return False
         key = cache_key(job.request, job.team, self.config)
+        usage = job.result.usage
+        model = job.model or job.result.model
+        self.store(key, job.result.text(), model, usage.prompt_tokens, usage.completion_tokens, job.id)
+        return True
+
+    def store(
+        self, key: CacheKey, answer: str, model: str, prompt_tokens: int, completion_tokens: int, source_job: str
+    ) -> None:
+        """Keep an answer under ``key``: the entry in Redis, then its vector in Chroma."""
         now = time.time()
         entry = CacheEntry(
             id=key.entry_id,
             owner=key.owner,
             scope_id=key.scope_id,
             query=key.query,
-            answer=job.result.text(),
-            finish_reason=job.result.choices[0].finish_reason or "stop",
-            model=job.model or job.result.model,
-            prompt_tokens=job.result.usage.prompt_tokens,
-            completion_tokens=job.result.usage.completion_tokens,
+            answer=answer,
+            finish_reason="stop",
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             template_id=key.template_id,
             template_version=key.template_version,
             created_at=now,
-            source_job=job.id,
+            source_job=source_job,
         )
         gone = self.entries.put(entry)
         if gone:
@@ -150,7 +159,6 @@ class CacheService:
         if self.config.cache.semantic and key.query is not None:
             vector = self.embedder.embed([key.query])[0]
             self.index.add(key, vector, now + self.config.cache.ttl_s)
-        return True
 
     # -- lifecycle --------------------------------------------------------------------------
 
