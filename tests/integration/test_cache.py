@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from broker import keys
+from broker.ledger import connect
 from broker.pricing import cost_usd
 from tests.conftest import BrokerUnderTest, broker_config, start_broker
 
@@ -31,7 +32,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnderTest
         teams={"alpha": {}, "beta": {}, "gamma": {}, "delta": {}},
         cache={"enabled": True, "lookup_timeout_s": 120, "org_scope_teams": ["gamma", "delta"]},
     )
-    stack = start_broker(tmp_path_factory.mktemp("cache"), config, providers=["openai"], cache_worker=True)
+    stack = start_broker(tmp_path_factory.mktemp("cache"), config, providers=["openai"], sink=True, cache_worker=True)
     try:
         yield BrokerUnderTest(stack)
     finally:
@@ -145,6 +146,16 @@ def test_hit_records_its_saved_cost_and_takes_no_provider_tokens(broker: BrokerU
         if fields[b"job_id"].decode() == hit["id"]
     ]
     assert len(events) == 1 and events[0]["cache_hit"] is True and events[0]["saved_usd"] == usage["saved_usd"]
+    # and the usage sink writes it to the Parquet ledger that reports read
+    deadline = time.monotonic() + 60
+    rows: list[tuple[Any, ...]] = []
+    while not rows:
+        assert time.monotonic() < deadline, "the hit never reached the ledger"
+        time.sleep(0.2)
+        rows = connect(broker.stack.home / "ledger").execute(
+            "SELECT cache_hit, saved_usd, cost_usd, input_tokens FROM usage WHERE job_id = ?", [hit["id"]]
+        ).fetchall()
+    assert rows == [(True, pytest.approx(usage["saved_usd"]), 0.0, 0)]
 
 
 def test_team_b_never_gets_team_a_entry(broker: BrokerUnderTest) -> None:

@@ -128,3 +128,13 @@ def test_purge_and_sweep_drop_collections(server: EmbeddedRedis, tmp_path: Path)
     assert service.index.sweep(now=time.time()) == 0  # nothing has expired
     assert service.index.sweep(now=time.time() + service.config.cache.ttl_s + 1) == 2
     assert vectors_in_scope(service, "How do I add a payment method?", team="alpha") == 0
+
+
+def test_the_direct_forward_pass_matches_sentence_transformers() -> None:
+    embedder = shared_embedder("minilm")
+    texts = ["How do I reset my password?", "Hi, is the Leeds store open on Boxing Day? Thanks", "x"]
+    ours = embedder.embed(texts)
+    theirs = embedder.model.encode(texts, normalize_embeddings=True)  # type: ignore[attr-defined]
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert len(mine) == 384
+        assert sum(a * b for a, b in zip(mine, reference, strict=True)) > 0.99999
