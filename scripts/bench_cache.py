@@ -82,7 +82,7 @@ class Bench:
 
 def run_stream(bench: Bench, items: list[StreamItem]) -> dict[str, Any]:
     hits = false_hits = reask_hits = exact = 0
-    wrong: list[dict[str, str]] = []
+    wrong: list[dict[str, object]] = []
     seconds: list[float] = []
     for number, item in enumerate(items):
         lookup, took, key = bench.lookup(item)

@@ -82,7 +82,8 @@ async def owner_stats(redis: Redis, owner: str) -> dict[str, int]:
 async def _purge_owner(redis: Redis, owner: str) -> int:
     removed = 0
     for scope_id in [_text(s) for s in await redis.smembers(keys.cache_owner(owner))]:
-        ids = [_text(i) for i in await redis.zrange(keys.cache_scope(scope_id), 0, -1)]
+        members: list[Any] = list(await redis.zrange(keys.cache_scope(scope_id), 0, -1))
+        ids = [_text(i) for i in members]
         if ids:
             removed += int(await redis.delete(*(keys.cache_entry(i) for i in ids)))
         await redis.delete(keys.cache_scope(scope_id))

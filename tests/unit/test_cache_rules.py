@@ -267,3 +267,10 @@ def test_purges_select_chroma_collections_by_owner_and_template() -> None:
     assert selected(faq_v2, PurgeSelector("alpha", "faq", 2).as_dict())
     assert not selected(faq_v2, PurgeSelector("alpha", "faq", 1).as_dict())
     assert not selected(plain, PurgeSelector("alpha", "faq").as_dict())
+
+
+def test_org_scope_teams_must_be_configured_teams() -> None:
+    data = load_config(sample_config_path()).model_dump()
+    data["cache"]["org_scope_teams"] = ["nobody"]
+    with pytest.raises(ValueError, match=r"cache\.org_scope_teams"):
+        BrokerConfig.model_validate(data)

@@ -13,7 +13,7 @@ import importlib
 import os
 import threading
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Embedder(Protocol):
@@ -52,7 +52,7 @@ class MiniLMEmbedder:
         self._torch = torch
         self.model = SentenceTransformer(str(get_model_path()), device="cpu")
         self._tokenizer = self.model.tokenizer
-        self._encoder = self.model[0].auto_model
+        self._encoder: Any = self.model[0].auto_model
         self._max_length = self.model.max_seq_length
         self._lock = threading.Lock()  # one inference at a time: the CPU is the bottleneck anyway
 

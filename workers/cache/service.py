@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 
@@ -90,7 +91,7 @@ class CacheService:
     def lookup_job(self, job_id: str) -> str:
         """Answer a job in the cache stage from the cache, or send it to its team queue.
         Returns what happened (for logs and tests); idempotent under redelivery."""
-        fields = decode_hash(self.redis.hgetall(keys.job(job_id)))
+        fields = decode_hash(cast(dict[bytes, bytes], self.redis.hgetall(keys.job(job_id))))
         if not fields or fields.get("state") != "queued" or fields.get("stage") != "cache":
             return "stale"
         job = CachedJob.from_fields(fields)
@@ -119,7 +120,7 @@ class CacheService:
 
     def store_job(self, job_id: str) -> bool:
         """Keep a succeeded job's provider answer; False when there is nothing to keep."""
-        fields = decode_hash(self.redis.hgetall(keys.job(job_id)))
+        fields = decode_hash(cast(dict[bytes, bytes], self.redis.hgetall(keys.job(job_id))))
         if not fields or fields.get("state") != "succeeded":
             return False
         job = CachedJob.from_fields(fields)

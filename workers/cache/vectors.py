@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import chromadb
 from chromadb.api import ClientAPI
@@ -103,7 +103,7 @@ class VectorIndex:
                 try:
                     collection.upsert(
                         ids=[key.entry_id],
-                        embeddings=[vector],
+                        embeddings=cast(Any, [vector]),
                         documents=[key.query],
                         metadatas=[{"expires_at": expires_at}],
                     )
@@ -121,7 +121,7 @@ class VectorIndex:
                 return []
             try:
                 found = collection.query(
-                    query_embeddings=[vector], n_results=count, include=["distances", "documents"]
+                    query_embeddings=cast(Any, [vector]), n_results=count, include=["distances", "documents"]
                 )
             except NotFoundError:  # dropped by a purge since we cached the handle
                 self._collections.pop(collection.name, None)
@@ -160,7 +160,7 @@ class VectorIndex:
         dropped = 0
         with self._lock:
             for collection in self._ours():
-                collection.delete(where={"expires_at": {"$lt": cutoff}})
+                collection.delete(where=cast(Any, {"expires_at": {"$lt": cutoff}}))
                 if collection.count() == 0:
                     self.client.delete_collection(collection.name)
                     self._collections.pop(collection.name, None)
