@@ -70,12 +70,16 @@ def wait_stored(broker: BrokerUnderTest, job_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for entry in cached_entries(broker):
-            if entry["source_job"] == job_id:
-                # the vector lands right after the entry; give the worker a moment to finish
-                time.sleep(0.3)
+            if entry["source_job"] == job_id:  # its vector was added before the entry
                 return entry
         time.sleep(0.1)
     raise AssertionError(f"the answer of {job_id} was never stored")
+
+
+def settle(broker: BrokerUnderTest, marker: str) -> None:
+    """Store tasks are sent in the order jobs finish: once a later job's answer is stored, a
+    store for any earlier one, had it been sent, is done too."""
+    wait_stored(broker, ask(broker, "alpha", f"Which warehouse handles returns for region {marker}?")["id"])
 
 
 def answer(job: dict[str, Any]) -> str:
@@ -192,7 +196,7 @@ def test_bypass_neither_reads_nor_writes(broker: BrokerUnderTest) -> None:
     assert bypass["cache"] is None  # never entered the cache stage
 
     fresh = ask(broker, "alpha", "How do I archive old tickets?", cache={"mode": "bypass"})
-    time.sleep(1.0)  # a store, had one been sent, would have landed by now
+    settle(broker, "R1")
     assert all(e["source_job"] != fresh["id"] for e in cached_entries(broker))
     again = ask(broker, "alpha", "How do I archive old tickets?")
     assert again["cache"]["hit"] is False
@@ -220,7 +224,7 @@ def test_truncated_answers_and_non_deterministic_requests_are_not_cached(broker:
     assert cut["result"]["choices"][0]["finish_reason"] == "length"
     warm = ask(broker, "alpha", "Tell me a story about a token bucket.", temperature=0.9)
     assert warm["cache"] is None
-    time.sleep(1.0)
+    settle(broker, "R2")
     stored_from = {e["source_job"] for e in cached_entries(broker)}
     assert cut["id"] not in stored_from and warm["id"] not in stored_from
     assert ask(broker, "alpha", "Describe the refund policy in detail.", max_tokens=3)["cache"]["hit"] is False

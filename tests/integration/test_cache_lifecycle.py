@@ -42,7 +42,6 @@ def test_without_a_cache_worker_jobs_are_sent_on_and_answers_wait_to_be_stored(t
         while not list(broker.redis.scan_iter(match=keys.CACHE_ENTRY_PREFIX + "*")):
             assert time.monotonic() < deadline, "the queued store never ran"
             time.sleep(0.2)
-        time.sleep(0.5)
         calls = httpx.get(f"{stack.simulator_url}/_sim/stats").json()["total"]
         again = httpx.post(f"{broker.api_url}/v1/jobs", json=body, headers=headers, timeout=90).json()
         assert again["cache"]["hit"] is True and again["cache"]["layer"] == "exact"

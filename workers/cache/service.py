@@ -137,7 +137,7 @@ class CacheService:
     def store(
         self, key: CacheKey, answer: str, model: str, prompt_tokens: int, completion_tokens: int, source_job: str
     ) -> None:
-        """Keep an answer under ``key``: the entry in Redis, then its vector in Chroma."""
+        """Keep an answer under ``key``: its vector in Chroma, then the entry in Redis."""
         now = time.time()
         entry = CacheEntry(
             id=key.entry_id,
@@ -154,12 +154,14 @@ class CacheService:
             created_at=now,
             source_job=source_job,
         )
-        gone = self.entries.put(entry)
-        if gone:
-            self.index.delete(key.scope_id, gone)
+        # the vector first: once the entry is visible its vector is too, and a vector whose
+        # entry never lands (a crash in between) is never served
         if self.config.cache.semantic and key.query is not None:
             vector = self.embedder.embed([key.query])[0]
             self.index.add(key, vector, now + self.config.cache.ttl_s)
+        gone = self.entries.put(entry)
+        if gone:
+            self.index.delete(key.scope_id, gone)
 
     # -- lifecycle --------------------------------------------------------------------------
 
