@@ -85,3 +85,29 @@ def budget_alert_fired(month: str, scope: str, threshold: str, budget: str) -> s
 def ledger_lock(name: str) -> str:
     """Lock held while one sink compacts a ledger partition."""
     return f"{PREFIX}ledger:lock:{name}"
+
+
+# The answer cache (broker.cache, workers.cache). Entries are the source of truth: a vector
+# in Chroma whose entry is gone (expired, evicted, purged) is never served.
+CACHE_PREFIX = f"{PREFIX}cache:"
+CACHE_PENDING = f"{CACHE_PREFIX}pending"  # zset job id -> created ms, jobs waiting for a lookup
+CACHE_ENTRY_PREFIX = f"{CACHE_PREFIX}entry:"  # string: one cached answer as JSON, with TTL
+CACHE_SCOPE_PREFIX = f"{CACHE_PREFIX}scope:"  # zset entry id -> last use ms, per scope (eviction)
+CACHE_OWNER_PREFIX = f"{CACHE_PREFIX}owner:"  # set of scope ids per owner (a team or the org)
+CACHE_TEMPLATE_PREFIX = f"{CACHE_PREFIX}template:"  # set of entry ids per template id and version
+
+
+def cache_entry(entry_id: str) -> str:
+    return f"{CACHE_ENTRY_PREFIX}{entry_id}"
+
+
+def cache_scope(scope_id: str) -> str:
+    return f"{CACHE_SCOPE_PREFIX}{scope_id}"
+
+
+def cache_owner(owner: str) -> str:
+    return f"{CACHE_OWNER_PREFIX}{owner}"
+
+
+def cache_template(template_id: str, version: int | str) -> str:
+    return f"{CACHE_TEMPLATE_PREFIX}{template_id}:{version}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from broker.admission.limits import fitting_candidates
 from broker.auth import Principal
 from broker.budgets.enforce import enforce_budget
+from broker.cache.dispatch import CacheSender
+from broker.cache.policy import cache_plan
 from broker.errors import Forbidden, InvalidRequest
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
@@ -16,6 +19,8 @@ from broker.routing import candidate_models
 from broker.tokens import count_input_tokens
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
+
+log = logging.getLogger(__name__)
 
 
 def check_fits_context(input_tokens: int, output_cap: int | None, model: str, context_window: int) -> None:
@@ -90,10 +95,24 @@ async def prepare_submission(
 
 
 async def submit_job(
-    request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore
+    request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore, cache: CacheSender | None = None
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
     now = time.time()
     job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), now)
     job = await enforce_budget(job, config, store.redis, now)
-    return await store.create(job, request.idempotency_key)
+    return await enqueue(job, config, store, cache)
+
+
+async def enqueue(job: NewJob, config: BrokerConfig, store: JobStore, cache: CacheSender | None) -> tuple[str, bool]:
+    """Store a prepared job: a cacheable one waits for a cache lookup before admission (a hit
+    must take no tokens from the buckets), any other goes straight to its team queue."""
+    lookup = cache is not None and cache_plan(job.request, config.cache).read
+    job_id, created = await store.create(job, job.request.idempotency_key, cache_lookup=lookup)
+    if created and lookup:
+        assert cache is not None
+        try:
+            cache.lookup(job_id)
+        except Exception:  # accepted all the same: the scheduler sends it on after the lookup timeout
+            log.exception("could not send the cache lookup of job %s", job_id)
+    return job_id, created

@@ -216,6 +216,47 @@ class AlertsConfig(Strict):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
         return value
+class ChromaSettings(Strict):
+    """Where the semantic layer keeps its vectors. ``embedded`` is one process's
+    ``PersistentClient`` (run one cache worker); ``http`` is a shared Chroma server."""
+
+    mode: Literal["embedded", "http"] = "embedded"
+    path: str | None = Field(default=None, description="embedded: folder of the vectors (default $home/chroma)")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    ssl: bool = False
+
+
+class CacheConfig(Strict):
+    """The answer cache: an exact layer in Redis, then a semantic layer in Chroma.
+
+    ``threshold`` is the cosine similarity a semantic hit needs; the shipped value comes from
+    ``llm-broker cache calibrate`` (see docs/benchmarks.md) and is only trustworthy with the
+    near-miss ``guard`` on.
+    """
+
+    enabled: bool = True
+    semantic: bool = True
+    guard: bool = True
+    threshold: float = Field(default=0.81, gt=0, le=1)
+    candidates: int = Field(default=4, gt=0, le=50, description="nearest entries checked per semantic lookup")
+    max_temperature: float | None = Field(
+        default=0.0, ge=0, description="requests up to this temperature are cacheable; null: any temperature"
+    )
+    unset_temperature: float = Field(default=1.0, ge=0, description="temperature assumed when a request sets none")
+    ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
+    max_entries_per_scope: int = Field(default=10_000, gt=0)
+    org_scope_teams: list[str] = Field(
+        default_factory=list, description="teams that share one org-wide cache (all others: one cache per team)"
+    )
+    embedder: str = Field(
+        default="minilm", description="minilm (offline all-MiniLM-L6-v2), or module:factory returning an Embedder"
+    )
+    lookup_timeout_s: float = Field(
+        default=30.0, gt=0, description="a job whose lookup has not run by then goes to its queue uncached"
+    )
+    worker_concurrency: int = Field(default=2, gt=0, description="Celery threads of the cache worker")
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
 
 class BrokerConfig(Strict):
@@ -225,6 +266,7 @@ class BrokerConfig(Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     tiers: dict[Tier, list[str]] = Field(default_factory=dict)
@@ -249,6 +291,13 @@ class BrokerConfig(Strict):
         for key in self.api_keys:
             if key.team not in self.teams:
                 raise ValueError(f"api_keys.{key.id}.team: unknown team {key.team!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _cache_teams_exist(self) -> BrokerConfig:
+        for team in self.cache.org_scope_teams:
+            if team not in self.teams:
+                raise ValueError(f"cache.org_scope_teams: unknown team {team!r}")
         return self
 
     def tier_candidates(self, tier: Tier) -> list[str]:

@@ -42,6 +42,16 @@ class Attempt(BaseModel):
     status_code: int | None = None
 
 
+class CacheInfo(BaseModel):
+    """What the cache did for a job: a hit (which layer, how similar) or why it was not one."""
+
+    hit: bool
+    layer: str | None = None  # exact | semantic
+    similarity: float | None = None
+    entry: str | None = None
+    reason: str | None = None
+
+
 class JobAccepted(BaseModel):
     id: str
     object: str = "job"
@@ -69,3 +79,4 @@ class JobView(BaseModel):
     error: str | None = None
     template_id: str | None = None
     template_version: int | None = None
+    cache: CacheInfo | None = None

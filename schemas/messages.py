@@ -16,3 +16,11 @@ def provider_queue(provider: str) -> str:
 
 
 DispatchItem = tuple[str, int]
+
+
+# The cache worker's queue and tasks. Each carries one job id (the purge: a filter dict); the
+# worker reads everything else from the job's record, so a redelivered message is harmless.
+CACHE_QUEUE = "cache"
+CACHE_LOOKUP_TASK = "llm_broker.cache_lookup"  # before admission: answer from the cache or send on
+CACHE_STORE_TASK = "llm_broker.cache_store"  # after a provider answer: keep it
+CACHE_PURGE_TASK = "llm_broker.cache_purge"  # drop vectors whose entries were purged

@@ -137,6 +137,10 @@ class Stack:
     def start_worker(self, provider: str, name: str | None = None) -> subprocess.Popen[bytes]:
         return self.spawn(name or f"worker-{provider}", ["worker", "--provider", provider])
 
+    def start_cache_worker(self, name: str = "worker-cache") -> subprocess.Popen[bytes]:
+        """The cache worker (one, with embedded Chroma): lookups before admission, storing answers."""
+        return self.spawn(name, ["cache-worker"])
+
     def start_sink(self) -> None:
         self.spawn("sink", ["sink"])
 
@@ -153,6 +157,8 @@ class Stack:
         self.start_scheduler()
         for provider in self.config.providers:
             self.start_worker(provider)
+        if self.config.cache.enabled:
+            self.start_cache_worker()
         self.start_sink()
         self.start_monitor()
         if flower_port:

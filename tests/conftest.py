@@ -32,6 +32,7 @@ def broker_config(**overrides: Any) -> dict[str, Any]:
     base["scheduler"] = {"reap_interval_s": 0.2, "claim_timeout_s": 30}
     base["worker"] = {"lease_ttl_s": 2.0, "concurrency": 4, "max_in_flight": 1000}
     base["simulator"] = {"latency_s": 0.0}
+    base["cache"] = {"enabled": False}  # tests of the cache turn it on and start a cache worker
     for provider in base["providers"].values():
         provider["simulate"] = "always"
     return _merge(base, overrides)
@@ -68,6 +69,7 @@ def start_broker(
     providers: list[str] | None = None,
     sink: bool = False,
     monitor: bool = False,
+    cache_worker: bool = False,
 ) -> Stack:
     stack = Stack(
         config or broker_config(),
@@ -87,6 +89,8 @@ def start_broker(
             stack.start_sink()
         if monitor:
             stack.start_monitor()
+        if cache_worker:
+            stack.start_cache_worker()
     except BaseException:
         stack.stop()
         raise

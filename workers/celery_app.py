@@ -14,7 +14,7 @@ from schemas.config import BrokerConfig
 
 
 def make_celery(config: BrokerConfig) -> Celery:
-    app = Celery("llm-broker", broker=redis_url(config), include=["workers.tasks"])
+    app = Celery("llm-broker", broker=redis_url(config), include=["workers.tasks", "workers.cache.tasks"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

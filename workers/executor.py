@@ -19,6 +19,7 @@ from concurrent.futures import Future
 
 from broker import keys
 from broker.budgets.counters import finish_counters
+from broker.cache.policy import cache_plan, storable
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.redis_clients import async_client
 from broker.settings import current_config
@@ -152,6 +153,18 @@ class ProviderExecutor:
         )
         if done:
             await self.accounting.after_finish(usage)
+        if done and cache_plan(request, self.config.cache).write and storable(result):
+            await self._send_to_cache(job.id)
+
+    async def _send_to_cache(self, job_id: str) -> None:
+        """Ask the cache worker to keep this answer (it embeds; provider workers never load torch)."""
+        from broker.cache.dispatch import CacheSender
+        from workers.celery_app import app
+
+        try:
+            await self.loop.run_in_executor(None, CacheSender(app).store, job_id)
+        except Exception:  # the answer is delivered; only a later cache hit is lost
+            log.exception("could not send job %s to the cache", job_id)
 
     async def _attempts(self, job: RunningJob) -> list[Attempt]:
         raw = await self.redis.hget(keys.job(job.id), "attempts")

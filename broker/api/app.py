@@ -9,13 +9,16 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import budgets, dashboard, feedback, jobs, limits, metrics, prompts
+from broker.api import budgets, cache_routes, dashboard, feedback, jobs, limits, metrics, prompts
 from broker.api.deps import Services
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
 from broker.auth import KeyResolver
+from broker.cache.dispatch import CacheSender
 from broker.jobstore.store import JobStore
 from broker.redis_clients import async_client
+from broker.scheduler.dispatch import make_sender
+from broker.settings import redis_url
 from schemas.config import BrokerConfig
 
 
@@ -31,6 +34,7 @@ def create_app(config: BrokerConfig) -> FastAPI:
             store=JobStore(redis),
             keys=KeyResolver(redis, config),
             waiters=waiters,
+            cache=CacheSender(make_sender(redis_url(config))) if config.cache.enabled else None,
         )
         try:
             yield
@@ -47,6 +51,7 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(budgets.router)
     app.include_router(dashboard.router)
     app.include_router(metrics.router)
+    app.include_router(cache_routes.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from broker.api.waiters import CompletionWaiters
 from broker.auth import KeyResolver, Principal
+from broker.cache.dispatch import CacheSender
 from broker.jobstore.store import JobStore
 from schemas.config import BrokerConfig
 
@@ -21,6 +22,7 @@ class Services:
     store: JobStore
     keys: KeyResolver
     waiters: CompletionWaiters
+    cache: CacheSender | None = None
 
 
 def services(request: Request) -> Services:

@@ -54,7 +54,7 @@ async def create_job(
     """Accept a job (202). With ``Prefer: wait=N``, 200 with the finished job if it ends within N s.
     A repeated ``idempotency_key`` answers 200 with the job it first created."""
     svc = services(request)
-    job_id, created = await submit_job(body, who, svc.config, svc.store)
+    job_id, created = await submit_job(body, who, svc.config, svc.store, svc.cache)
     wait_s = prefer_wait(prefer)
     view = await _view_after_wait(request, job_id, who.team, wait_s, "queued" if created else None)
     response = _json(view, 202 if created and view.state not in FINAL_STATES else 200)

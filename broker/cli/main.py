@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from broker.cli import costs, ops, processes
+from broker.cli import cache, costs, ops, processes
 from broker.cli import prompts as prompts_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -18,6 +18,7 @@ processes.register(app)
 ops.register(app)
 prompts_cli.register(app)
 costs.register(app)
+cache.register(app)
 
 if __name__ == "__main__":
     app()

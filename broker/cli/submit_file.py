@@ -13,12 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from broker import keys
 from broker.auth import Principal
 from broker.budgets.enforce import enforce_budget
+from broker.cache.dispatch import CacheSender
 from broker.errors import BrokerError
 from broker.jobstore.records import decode_hash, job_view
 from broker.jobstore.store import JobStore
 from broker.prompts.registry import PromptRegistry
 from broker.redis_clients import async_client
-from broker.submit import prepare_submission
+from broker.scheduler.dispatch import make_sender
+from broker.settings import redis_url
+from broker.submit import enqueue, prepare_submission
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from schemas.job import FINAL_STATES, JobState
@@ -45,6 +48,7 @@ async def submit_file(config: BrokerConfig, file: Path, team: str, wait: bool, o
         print(error)
     redis = async_client(config)
     store = JobStore(redis)
+    cache = CacheSender(make_sender(redis_url(config))) if config.cache.enabled else None
     principal = Principal(team=team, user="cli", key_id="cli")
     registry = PromptRegistry(redis)
     job_ids = []
@@ -57,7 +61,7 @@ async def submit_file(config: BrokerConfig, file: Path, team: str, wait: bool, o
             errors.append(exc.message)
             print(exc.message)
             continue
-        job_id, _ = await store.create(job, request.idempotency_key)
+        job_id, _ = await enqueue(job, config, store, cache)
         job_ids.append(job_id)
     summary: dict[str, Any] = {"submitted": len(job_ids), "rejected": len(errors), "job_ids": job_ids}
     if wait and job_ids:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.chat import JobRequest
-from schemas.job import Attempt, JobState, JobView
+from schemas.job import Attempt, CacheInfo, JobState, JobView
 from schemas.result import ChatCompletion
 from schemas.usage import UsageRecord
 
@@ -107,4 +107,5 @@ def job_view(fields: dict[str, str]) -> JobView:
         error=fields.get("error") or None,
         template_id=fields.get("template_id") or None,
         template_version=int(fields["template_version"]) if fields.get("template_version") else None,
+        cache=CacheInfo.model_validate_json(fields["cache"]) if fields.get("cache") else None,
     )

@@ -20,15 +20,25 @@ class JobStore:
         self.redis = redis
         self._cancel = register(redis, "broker.jobstore", "cancel", prelude="buckets")
 
-    async def create(self, job: NewJob, idempotency_key: str | None = None) -> tuple[str, bool]:
+    async def create(
+        self, job: NewJob, idempotency_key: str | None = None, *, cache_lookup: bool = False
+    ) -> tuple[str, bool]:
         """Store and enqueue a job; returns (job id, created). A repeated idempotency key
-        returns the first job instead of creating a second."""
+        returns the first job instead of creating a second. With ``cache_lookup`` the job
+        waits in the cache stage instead of its team queue (``broker.jobstore.cache_stage``);
+        the caller then sends the lookup."""
         if idempotency_key is not None:
             idem = keys.idempotency(job.team, idempotency_key)
             if not await self.redis.set(idem, job.id, nx=True, ex=IDEMPOTENCY_TTL_S):
                 existing = await self.redis.get(idem)
                 return (existing.decode() if isinstance(existing, bytes) else str(existing)), False
         fields: dict[Any, Any] = job.fields()
+        if cache_lookup:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.job(job.id), mapping={**fields, "stage": "cache"})
+                pipe.zadd(keys.CACHE_PENDING, {job.id: int(job.created_at * 1000)})
+                await pipe.execute()
+            return job.id, True
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.job(job.id), mapping=fields)
             pipe.zadd(keys.team_queue(job.team), {job.id: fields["queue_score"]})

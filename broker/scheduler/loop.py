@@ -22,6 +22,7 @@ from redis.asyncio.client import PubSub
 from broker import keys
 from broker.admission.fair import FairShare
 from broker.budgets.store import team_action
+from broker.jobstore.cache_stage import release_stalled_lookups
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.scheduler.admission import TokenAdmission, job_cost
 from broker.scheduler.dispatch import batches, send
@@ -96,6 +97,7 @@ class Scheduler:
             if done == 1:
                 count += 1
                 log.warning("requeued job %s (%s)", gone.job_id, outcome)
+        count += await release_stalled_lookups(self.redis, self.config.cache.lookup_timeout_s)
         return count
 
     async def run(self, stop: asyncio.Event) -> None:
