@@ -13,6 +13,7 @@ from broker.prompts.compose import rendered_request
 from broker.prompts.registry import PromptRegistry
 from broker.routing import candidate_models
 from broker.tokens import count_input_tokens
+from broker.webhooks.callbacks import check_callback_url
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 
@@ -83,6 +84,7 @@ async def prepare_submission(
     without an experiment subject is assigned by its id."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
+    await check_callback_url(request.callback_url, config.webhooks)
     job_id = new_job_id(now)
     request, template = await render_prompt(request, principal, registry, job_id)
     return prepare_job(request, principal, config, now, job_id=job_id, template=template)

@@ -69,3 +69,5 @@ class JobView(BaseModel):
     error: str | None = None
     template_id: str | None = None
     template_version: int | None = None
+    batch_id: str | None = None
+    custom_id: str | None = None

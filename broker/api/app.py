@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import feedback, jobs, limits, prompts
+from broker.api import batches, feedback, files, jobs, limits, prompts
 from broker.api.deps import Services
+from broker.api.dropin import start_dropin, stop_dropin
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
 from broker.auth import KeyResolver
@@ -32,9 +33,11 @@ def create_app(config: BrokerConfig) -> FastAPI:
             keys=KeyResolver(redis, config),
             waiters=waiters,
         )
+        await start_dropin(app, config, redis)
         try:
             yield
         finally:
+            await stop_dropin(app)
             await waiters.stop()
             await redis.aclose()
 
@@ -44,6 +47,8 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(limits.router)
     app.include_router(feedback.router)
     app.include_router(prompts.router)
+    for router in (files.router, batches.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -9,6 +9,8 @@
 -- ARGV[10] real input tokens   ARGV[11] real output tokens ('' for both: release all)
 -- ARGV[12] now ms ('' = Redis TIME)   ARGV[13] scheduler wake channel (tokens given back wake
 -- the schedulers, as a refill would)
+-- ARGV[14] index in KEYS of the final-state hook keys (final_hooks.lua), after the
+-- reservation's keys; '' when the caller passes none
 -- Returns 1 when recorded, 0 when this delivery is stale (nothing changed).
 local f = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'attempts', 'reservation')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then
@@ -35,5 +37,6 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'usage', ARGV[4
 redis.call('ZREM', KEYS[2], ARGV[8])
 redis.call('XADD', KEYS[3], '*', 'job_id', ARGV[8], 'record', ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
+job_final_hooks(KEYS[1], ARGV[2], ARGV[4], now, ARGV[14])
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1
