@@ -27,6 +27,7 @@ from schemas.job import Attempt
 from workers.outcome import RunningJob, attempt_record, completion, failure_summary, usage_record
 from workers.providers.base import ProviderAdapter, ProviderError
 from workers.providers.registry import build_adapters
+from workers.streaming import call_provider
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ProviderExecutor:
         request = JobRequest.model_validate_json(job.request_json)
         started = time.time()
         try:
-            reply = await self.adapters[job.provider].complete(request, model)
+            reply = await call_provider(self.adapters[job.provider], job.id, job.attempt, request, model, self.redis)
         except ProviderError as exc:
             finished = time.time()
             outcome = "retryable" if exc.retryable else "failed"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 
+from broker.api.token_hub import TokenHub
 from broker.batches.files import FileStore
 from broker.batches.keeper import BatchKeeper
 from broker.settings import home_dir
@@ -18,19 +19,23 @@ from schemas.config import BrokerConfig
 class DropIn:
     files: FileStore
     keeper: BatchKeeper
+    hub: TokenHub
 
 
 async def start_dropin(app: FastAPI, config: BrokerConfig, redis: Redis) -> None:
     files = FileStore(redis, home_dir() / "files")
     keeper = BatchKeeper(redis, config, files)
     keeper.start()
-    app.state.dropin = DropIn(files=files, keeper=keeper)
+    hub = TokenHub(redis)
+    hub.start()
+    app.state.dropin = DropIn(files=files, keeper=keeper, hub=hub)
 
 
 async def stop_dropin(app: FastAPI) -> None:
     dropin: DropIn | None = getattr(app.state, "dropin", None)
     if dropin is not None:
         await dropin.keeper.stop()
+        await dropin.hub.stop()
 
 
 def dropin(request: Request) -> DropIn:
