@@ -140,6 +140,9 @@ class Stack:
     def start_sink(self) -> None:
         self.spawn("sink", ["sink"])
 
+    def start_webhook_worker(self, name: str = "webhooks") -> None:
+        self.spawn(name, ["webhook-worker"])
+
     def start_flower(self, port: int) -> None:
         self.spawn("flower", ["flower", "--port", str(port)])
 
@@ -151,6 +154,7 @@ class Stack:
         for provider in self.config.providers:
             self.start_worker(provider)
         self.start_sink()
+        self.start_webhook_worker()
         if flower_port:
             self.start_flower(flower_port)
         return self
@@ -173,9 +177,8 @@ class Stack:
     def stop(self) -> None:
         # producers first, then workers (which drain their calls), the simulator last
         names = list(self.processes)
-        order = [
-            n for prefix in ("api", "scheduler", "worker", "sink", "flower") for n in names if n.startswith(prefix)
-        ]
+        prefixes = ("api", "scheduler", "worker", "sink", "webhooks", "flower")
+        order = [n for prefix in prefixes for n in names if n.startswith(prefix)]
         for name in [*order, *names]:
             self.stop_process(name)
         if self.redis is not None:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import batches, chat, events, feedback, files, jobs, limits, models, prompts
+from broker.api import batches, chat, events, feedback, files, jobs, limits, models, prompts, webhooks
 from broker.api.deps import Services
 from broker.api.dropin import start_dropin, stop_dropin
 from broker.api.errors import install_error_handlers
@@ -47,7 +47,7 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(limits.router)
     app.include_router(feedback.router)
     app.include_router(prompts.router)
-    for router in (files.router, batches.router, chat.router, models.router, events.router):
+    for router in (files.router, batches.router, chat.router, models.router, events.router, webhooks.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
