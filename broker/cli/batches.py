@@ -47,18 +47,21 @@ def submit(
             )
             console.print(f"{'created' if created else 'resuming'} batch {batch.id} ({batch.status.value})")
             if wait or output or errors:
-                try:
-                    batch = await watch(redis, batch.id, team)
-                except (KeyboardInterrupt, asyncio.CancelledError):
-                    console.print(wait_hint(batch.id))
-                    raise
+                watching.append(batch.id)
+                batch = await watch(redis, batch.id, team)
                 if output or errors:
                     await write_results(redis, batch.id, team, output or Path("/dev/null"), errors, wait=False)
             return summary(batch, await BatchStore(redis).raw(batch.id))
         finally:
             await redis.aclose()
 
-    result = asyncio.run(main())
+    watching: list[str] = []
+    try:
+        result = asyncio.run(main())
+    except KeyboardInterrupt:
+        if watching:
+            console.print(wait_hint(watching[0]))
+        raise typer.Exit(130) from None
     typer.echo(json.dumps(result))
     if result["rejected"] or (result["status"] != "in_progress" and result["failed"]) or result["status"] == "failed":
         raise typer.Exit(1)
