@@ -126,7 +126,9 @@ class BatchesConfig(Strict):
 
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest upload, as OpenAI's")
     max_lines: int = Field(default=50_000, gt=0, description="most requests in one batch, as OpenAI's")
-    max_completion_window_s: float = Field(default=7 * 86400, gt=0, description="longest completion_window accepted")
+    max_completion_window_s: float = Field(
+        default=3 * 86400, gt=0, description="longest completion_window accepted (finished jobs are kept 7 days)"
+    )
     create_chunk: int = Field(default=500, gt=0, description="jobs created per Redis script call")
     keeper_interval_s: float = Field(default=0.5, gt=0, description="how often the batch keeper looks for work")
     recheck_s: float = Field(

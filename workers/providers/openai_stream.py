@@ -37,7 +37,7 @@ async def stream_openai(
     usage = None
     upstream = model.upstream
     try:
-        stream = await client.chat.completions.create(
+        stream = await client.chat.completions.create(  # type: ignore[call-overload]
             model=model.upstream,
             messages=openai_messages(request),  # type: ignore[arg-type]
             max_tokens=request.output_cap() or model.default_max_tokens,
