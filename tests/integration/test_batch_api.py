@@ -188,3 +188,54 @@ def test_lines_not_started_within_the_completion_window_expire(broker: BrokerUnd
     job_id = "job_" + expired[0]["id"].removeprefix("batch_req_")
     job = broker.redis.hgetall(f"lb:job:{job_id}")
     assert job[b"state"] == b"cancelled" and job[b"error"].startswith(b"expired")
+
+
+def test_a_batch_whose_creator_died_half_way_is_finished_by_the_keeper(broker: BrokerUnderTest) -> None:
+    """The creating process dies after creating half the jobs: the keeper expands the batch
+    again when the validating lease lapses, without duplicating or resetting a line."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from broker import keys
+    from broker.auth import Principal
+    from broker.batches.expand import validate
+    from broker.batches.files import FileStore
+    from broker.batches.store import BatchStore
+    from schemas.batch import BatchCreate
+
+    client = sdk(broker, "alpha")
+    lines = [line(f"h-{i}", f"half way {i}") for i in range(40)]
+    uploaded = client.files.create(file=("h.jsonl", "\n".join(lines).encode()), purpose="batch")
+
+    async def die_half_way() -> str:
+        redis = Redis.from_url(broker.config.redis.url or "")
+        store = BatchStore(redis)
+        body = BatchCreate(input_file_id=uploaded.id, endpoint="/v1/chat/completions")
+        who = Principal(team="alpha", user="crashy", key_id="k")
+        batch_id = await store.create(who, body, 86400, time.time(), lease_s=3.0, digest="x")
+        fields = await store.raw(batch_id)
+        expansion = await validate(
+            fields, FileStore(redis, broker.stack.home / "files").path(uploaded.id), broker.config, redis
+        )
+        await redis.hset(keys.BATCH_COUNTS, f"{batch_id}:jobs", len(expansion.jobs))
+        await redis.hset(
+            keys.batch(batch_id),
+            mapping={"n_lines": 40, "n_invalid": 0, "job_lines": ",".join(map(str, expansion.job_lines))},
+        )
+        assert await store.create_jobs("alpha", expansion.jobs[:20]) == 20
+        await redis.aclose()
+        return batch_id
+
+    batch_id = asyncio.run(die_half_way())
+    assert client.batches.retrieve(batch_id).status == "validating"
+    done = wait_final(client, batch_id)
+    assert done.status == "completed"
+    assert (done.request_counts.total, done.request_counts.completed) == (40, 40)
+    assert done.to_dict()["progress"]["succeeded"] == 40
+    output = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
+    assert sorted(o["custom_id"] for o in output) == sorted(f"h-{i}" for i in range(40))
+    jobs = [k for k in broker.redis.scan_iter("lb:job:job_*") if k.count(b":") == 2]
+    mine = [k for k in jobs if broker.redis.hget(k, "batch_id") == batch_id.encode()]
+    assert len(mine) == 40
+    assert all(json.loads(broker.redis.hget(k, "attempts"))[0]["number"] == 1 for k in mine)  # each ran once
