@@ -111,3 +111,61 @@ def cache_owner(owner: str) -> str:
 
 def cache_template(template_id: str, version: int | str) -> str:
     return f"{CACHE_TEMPLATE_PREFIX}{template_id}:{version}"
+
+
+# --- batches, files, streams and webhooks (issue 8) ---------------------------------------
+
+BATCHES_DUE = f"{PREFIX}batches:due"  # zset batch id -> ms when the batch keeper should next look at it
+BATCH_COUNTS = f"{PREFIX}batches:counts"  # hash "<batch id>:<counter>" -> count, moved as the batch's jobs end
+WEBHOOKS_DUE = f"{PREFIX}webhooks:due"  # zset event id ("job:<id>" | "batch:<id>") -> ms of its next attempt
+WEBHOOK_SECRETS = f"{PREFIX}webhooks:secrets"  # hash team -> JSON generation of its signing secret (no secret)
+
+
+def file(file_id: str) -> str:
+    """Hash of an uploaded or produced file's metadata (the content is on disk)."""
+    return f"{PREFIX}file:{file_id}"
+
+
+def team_files(team: str) -> str:
+    """Zset file id -> created_at, per team."""
+    return f"{PREFIX}files:{team}"
+
+
+def batch(batch_id: str) -> str:
+    """Hash of a batch: status, timestamps, input and output files, line counts."""
+    return f"{PREFIX}batch:{batch_id}"
+
+
+def batch_invalid(batch_id: str) -> str:
+    """Hash line number -> JSON error, for the lines that never became jobs."""
+    return f"{PREFIX}batch:{batch_id}:invalid"
+
+
+def team_batches(team: str) -> str:
+    """Zset batch id -> created_at, per team."""
+    return f"{PREFIX}batches:{team}"
+
+
+def batch_idempotency(team: str, digest: str) -> str:
+    """The batch a team created from a file with this SHA-256 (lets the CLI resume)."""
+    return f"{PREFIX}batches:idem:{team}:{digest}"
+
+
+def job_tokens(job_id: str) -> str:
+    """Stream of a streamed job's text deltas (XADD by the worker, XREAD by the API)."""
+    return f"{PREFIX}job:{job_id}:tokens"
+
+
+def webhook_event(event_id: str) -> str:
+    """Hash of one webhook event: team, url, payload, attempts, state."""
+    return f"{PREFIX}webhook:{event_id}"
+
+
+def webhook_attempts(event_id: str) -> str:
+    """List of JSON delivery attempts of one event (its delivery history)."""
+    return f"{PREFIX}webhook:{event_id}:attempts"
+
+
+def team_dead_letters(team: str) -> str:
+    """Zset event id -> ms it was given up, per team."""
+    return f"{PREFIX}webhooks:dead:{team}"

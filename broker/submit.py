@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from redis.asyncio import Redis
+
 from broker.admission.limits import fitting_candidates
 from broker.auth import Principal
 from broker.budgets.enforce import enforce_budget
@@ -17,6 +19,7 @@ from broker.prompts.compose import rendered_request
 from broker.prompts.registry import PromptRegistry
 from broker.routing import candidate_models
 from broker.tokens import count_input_tokens
+from broker.webhooks.callbacks import check_callback_url
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 
@@ -89,18 +92,26 @@ async def prepare_submission(
     without an experiment subject is assigned by its id."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
+    await check_callback_url(request.callback_url, config.webhooks)
     job_id = new_job_id(now)
     request, template = await render_prompt(request, principal, registry, job_id)
     return prepare_job(request, principal, config, now, job_id=job_id, template=template)
+
+
+async def prepare_admissible(
+    request: JobRequest, principal: Principal, config: BrokerConfig, redis: Redis, now: float
+) -> NewJob:
+    """Everything decided before a job is stored: rendered, routed, counted, within its
+    budget (refused or downgraded by the team's policy)."""
+    job = await prepare_submission(request, principal, config, PromptRegistry(redis), now)
+    return await enforce_budget(job, config, redis, now)
 
 
 async def submit_job(
     request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore, cache: CacheSender | None = None
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
-    now = time.time()
-    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), now)
-    job = await enforce_budget(job, config, store.redis, now)
+    job = await prepare_admissible(request, principal, config, store.redis, time.time())
     return await enqueue(job, config, store, cache)
 
 

@@ -153,6 +153,9 @@ class ApiConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
     max_wait_s: float = Field(default=120.0, ge=0, description="longest Prefer: wait a caller may ask for")
+    max_admission_wait_s: float = Field(
+        default=30.0, ge=0, description="chat completions: answer 429 when admission would take longer than this"
+    )
 
 
 class SchedulerConfig(Strict):
@@ -216,6 +219,8 @@ class AlertsConfig(Strict):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
         return value
+
+
 class ChromaSettings(Strict):
     """Where the semantic layer keeps its vectors. ``embedded`` is one process's
     ``PersistentClient`` (run one cache worker); ``http`` is a shared Chroma server."""
@@ -259,6 +264,56 @@ class CacheConfig(Strict):
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
 
+class BatchesConfig(Strict):
+    """The OpenAI-compatible Batch API: uploaded files and the batches made of them."""
+
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest upload, as OpenAI's")
+    max_lines: int = Field(default=50_000, gt=0, description="most requests in one batch, as OpenAI's")
+    max_completion_window_s: float = Field(
+        default=3 * 86400, gt=0, description="longest completion_window accepted (finished jobs are kept 7 days)"
+    )
+    create_chunk: int = Field(default=500, gt=0, description="jobs created per Redis script call")
+    keeper_interval_s: float = Field(default=0.5, gt=0, description="how often the batch keeper looks for work")
+    recheck_s: float = Field(
+        default=10.0, gt=0, description="an open batch is re-checked from its jobs' states at least this often"
+    )
+    validating_lease_s: float = Field(
+        default=120.0, gt=0, description="a batch left validating this long (its creator died) is expanded again"
+    )
+
+
+class WebhooksConfig(Strict):
+    """Signed callbacks (Standard Webhooks) per job and per batch, and what they may call."""
+
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs a callback may resolve into although private, loopback or link-local (e.g. 127.0.0.0/8)",
+    )
+    allow_hosts: list[str] = Field(default_factory=list, description="host names exempt from the address check")
+    signing_key_env: str = Field(
+        default="BROKER_WEBHOOK_KEY",
+        description="variable holding the master key team secrets derive from; unset: a 0600 file under $home",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, description="one delivery attempt's time limit")
+    retry_base_s: float = Field(default=5.0, gt=0, description="first retry delay (doubles each attempt, jittered)")
+    retry_cap_s: float = Field(default=3600.0, gt=0, description="longest delay between two attempts")
+    retry_window_s: float = Field(default=86400.0, gt=0, description="give up (dead letter) this long after the event")
+    max_in_flight: int = Field(default=200, gt=0, description="deliveries one webhook worker holds at once")
+    poll_interval_s: float = Field(default=0.2, gt=0, description="how often an idle webhook worker looks for work")
+    rotation_grace_s: float = Field(default=86400.0, ge=0, description="the previous secret also signs this long")
+
+    @model_validator(mode="after")
+    def _networks_parse(self) -> WebhooksConfig:
+        import ipaddress
+
+        for index, network in enumerate(self.allow_networks):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allow_networks[{index}]: {exc}") from exc
+        return self
+
+
 class BrokerConfig(Strict):
     home: str = Field(default="var", description="folder for embedded Redis data, ledger and run files")
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -267,6 +322,8 @@ class BrokerConfig(Strict):
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     tiers: dict[Tier, list[str]] = Field(default_factory=dict)

@@ -80,3 +80,5 @@ class JobView(BaseModel):
     template_id: str | None = None
     template_version: int | None = None
     cache: CacheInfo | None = None
+    batch_id: str | None = None
+    custom_id: str | None = None

@@ -147,6 +147,9 @@ class Stack:
     def start_monitor(self) -> None:
         self.spawn("monitor", ["monitor"])
 
+    def start_webhook_worker(self, name: str = "webhooks") -> None:
+        self.spawn(name, ["webhook-worker"])
+
     def start_flower(self, port: int) -> None:
         self.spawn("flower", ["flower", "--port", str(port)])
 
@@ -161,6 +164,7 @@ class Stack:
             self.start_cache_worker()
         self.start_sink()
         self.start_monitor()
+        self.start_webhook_worker()
         if flower_port:
             self.start_flower(flower_port)
         return self
@@ -183,7 +187,7 @@ class Stack:
     def stop(self) -> None:
         # producers first, then workers (which drain their calls), the simulator last
         names = list(self.processes)
-        prefixes = ("api", "scheduler", "worker", "sink", "monitor", "flower")
+        prefixes = ("api", "scheduler", "worker", "sink", "monitor", "webhooks", "flower")
         order = [n for prefix in prefixes for n in names if n.startswith(prefix)]
         for name in [*order, *names]:
             self.stop_process(name)

@@ -30,6 +30,7 @@ from workers.accounting import Accounting, priced_usage
 from workers.outcome import RunningJob, attempt_record, completion, failure_summary, usage_record
 from workers.providers.base import ProviderAdapter, ProviderError
 from workers.providers.registry import build_adapters
+from workers.streaming import call_provider
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class ProviderExecutor:
         request = JobRequest.model_validate_json(job.request_json)
         started = time.time()
         try:
-            reply = await self.adapters[job.provider].complete(request, model)
+            reply = await call_provider(self.adapters[job.provider], job.id, job.attempt, request, model, self.redis)
         except ProviderError as exc:
             finished = time.time()
             await self.accounting.provider_error(job.provider, job.model, exc.status)

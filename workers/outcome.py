@@ -29,6 +29,7 @@ class RunningJob:
     reservation: str  # JSON of the token buckets reserved at admission (settled at the end)
     template_id: str | None = None  # set on jobs rendered from a prompt template
     template_version: int | None = None
+    batch_id: str | None = None  # set on the lines of a batch; carried to the usage record
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> RunningJob:
@@ -46,6 +47,7 @@ class RunningJob:
             reservation=fields.get("reservation", ""),
             template_id=fields.get("template_id") or None,
             template_version=int(fields["template_version"]) if fields.get("template_version") else None,
+            batch_id=fields.get("batch_id") or None,
         )
 
 
@@ -98,6 +100,7 @@ def usage_record(
         latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
         template_id=job.template_id,
         template_version=job.template_version,
+        batch_id=job.batch_id,
         created_at=job.created_at,
         finished_at=finished_at,
     )

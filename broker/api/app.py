@@ -9,8 +9,24 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import budgets, cache_routes, dashboard, feedback, jobs, limits, metrics, prompts
+from broker.api import (
+    batches,
+    budgets,
+    cache_routes,
+    chat,
+    dashboard,
+    events,
+    feedback,
+    files,
+    jobs,
+    limits,
+    metrics,
+    models,
+    prompts,
+    webhooks,
+)
 from broker.api.deps import Services
+from broker.api.dropin import start_dropin, stop_dropin
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
 from broker.auth import KeyResolver
@@ -36,9 +52,11 @@ def create_app(config: BrokerConfig) -> FastAPI:
             waiters=waiters,
             cache=CacheSender(make_sender(redis_url(config))) if config.cache.enabled else None,
         )
+        await start_dropin(app, config, redis)
         try:
             yield
         finally:
+            await stop_dropin(app)
             await waiters.stop()
             await redis.aclose()
 
@@ -52,6 +70,8 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(metrics.router)
     app.include_router(cache_routes.router)
+    for router in (files.router, batches.router, chat.router, models.router, events.router, webhooks.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -56,11 +56,27 @@ def apply_decision(job: NewJob, state: BudgetState | None, config: BrokerConfig,
     return dataclasses.replace(job, candidates=candidates, candidate_tokens=tokens)
 
 
+class BudgetGate:
+    """The budget check for many jobs at one moment (a batch's lines): each (team, feature)
+    budget state is read once."""
+
+    def __init__(self, config: BrokerConfig, redis: Redis, now: float) -> None:
+        self._store = BudgetStore(redis, config)
+        self._config = config
+        self._now = now
+        self._states: dict[tuple[str, str], BudgetState | None] = {}
+
+    async def apply(self, job: NewJob) -> NewJob:
+        scope = (job.team, job.request.metadata.feature)
+        if scope not in self._states:
+            self._states[scope] = worst(await self._store.states(scope[0], scope[1], self._now))
+        decisive = self._states[scope]
+        changed = apply_decision(job, decisive, self._config, self._now)
+        if changed is not job and decisive is not None:
+            log.info("job %s downgraded to %s: %s", job.id, changed.candidates[0], decisive.describe())
+        return changed
+
+
 async def enforce_budget(job: NewJob, config: BrokerConfig, redis: Redis, now: float) -> NewJob:
     """The submit hook: read the team's and feature's budget state and apply it."""
-    states = await BudgetStore(redis, config).states(job.team, job.request.metadata.feature, now)
-    decisive = worst(states)
-    changed = apply_decision(job, decisive, config, now)
-    if changed is not job and decisive is not None:
-        log.info("job %s downgraded to %s: %s", job.id, changed.candidates[0], decisive.describe())
-    return changed
+    return await BudgetGate(config, redis, now).apply(job)

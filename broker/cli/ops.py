@@ -1,10 +1,7 @@
-"""Operator commands: keys, submitting a JSONL file, job status (spend reports: ``costs``)."""
+"""Operator commands: keys and job status (submitting files: ``batches``; spend reports: ``costs``)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,21 +29,6 @@ def keys_create(
     typer.echo(f"key id {principal.key_id} for team {team} (store it now: it is not shown again)", err=True)
 
 
-def submit(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one job request per line")],
-    team: Annotated[str, typer.Option(help="team the jobs bill to")],
-    wait: Annotated[bool, typer.Option(help="wait for every job and show progress")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="write finished jobs as JSONL")] = None,
-) -> None:
-    """Submit a JSONL file of jobs for a team (operator path: straight to the broker's Redis)."""
-    from broker.cli.submit_file import submit_file
-
-    summary = asyncio.run(submit_file(current_config(), file, team, wait, output))
-    typer.echo(json.dumps(summary))
-    if summary.get("failed") or summary.get("rejected"):
-        raise typer.Exit(1)
-
-
 def status(job_id: Annotated[str, typer.Argument()]) -> None:
     """Print a job's state, attempts, result and usage as JSON."""
     from broker import keys
@@ -62,5 +44,5 @@ def status(job_id: Annotated[str, typer.Argument()]) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
-    for command in (submit, status):
+    for command in (status,):
         app.command()(command)

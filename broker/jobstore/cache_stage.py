@@ -18,6 +18,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from broker import keys
 from broker.budgets.counters import Counters, month_of
+from broker.jobstore.lifecycle import HOOKED, final_hook_keys
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S
 from schemas.job import CacheInfo
@@ -33,8 +34,9 @@ def hit_call(
 ) -> Call:
     """``counters`` (the hit's job count, cache savings) are bumped exactly once with it."""
     month = counters.month if counters else month_of(time.time())
+    hook_keys, base = final_hook_keys(6)
     return (
-        [keys.job(job_id), keys.CACHE_PENDING, keys.USAGE_STREAM, keys.spend(month), keys.STATS],
+        [keys.job(job_id), keys.CACHE_PENDING, keys.USAGE_STREAM, keys.spend(month), keys.STATS, *hook_keys],
         [
             result_json,
             usage_json,
@@ -44,6 +46,7 @@ def hit_call(
             job_id,
             JOB_TTL_S,
             counters.as_json() if counters else "",
+            base,
         ],
     )
 
@@ -59,7 +62,7 @@ class CacheStage:
     """The cache worker's side (a synchronous client: it runs in Celery threads)."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self._hit = register(client, PACKAGE, "cache_hit")
+        self._hit = register(client, PACKAGE, "cache_hit", prelude=HOOKED)
         self._miss = register(client, PACKAGE, "cache_miss")
 
     def hit(

@@ -3,6 +3,8 @@
 -- KEYS[1] job hash   KEYS[2] team queue   KEYS[3] dispatched   KEYS[4] active teams
 -- KEYS[5..] the reservation's bucket keys
 -- ARGV[1] job id   ARGV[2] team   ARGV[3] done channel   ARGV[4] seconds to keep the job
+-- ARGV[5] index in KEYS of the final-state hook keys (final_hooks.lua), after the reservation's
+-- keys ('' = none)   ARGV[6] the reason recorded as the job's error ('' = cancelled by the caller)
 -- Returns 'cancelled', 'retry' (the reservation changed since the caller read it), or the
 -- state that forbids cancelling.
 local f = redis.call('HMGET', KEYS[1], 'state', 'reservation')
@@ -25,8 +27,13 @@ elseif state == 'admitted' then
 else
   return state
 end
-redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', 'cancelled by the caller',
+local reason = 'cancelled by the caller'
+if ARGV[6] and ARGV[6] ~= '' then
+  reason = ARGV[6]
+end
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'error', reason,
   'reservation', '', 'updated_at', now / 1000, 'finished_at', now / 1000)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+job_final_hooks(KEYS[1], 'cancelled', '', now, ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 'cancelled'

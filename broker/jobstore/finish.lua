@@ -1,10 +1,12 @@
 -- Record a job's final outcome exactly once, however often the job was delivered; in the same
--- step settle its token reservation against real usage and bump the spend counters, so
--- neither can be lost or doubled by a redelivery.
+-- step settle its token reservation against real usage, bump the spend counters and run the
+-- final-state hooks (webhook, batch counters), so none of them can be lost or doubled by a
+-- redelivery.
 -- Only the worker holding the current attempt of a running job may finish it.
 -- KEYS[1] job hash   KEYS[2] leases (zset)   KEYS[3] usage stream
 -- KEYS[4] spend hash of the job's month   KEYS[5] all-time stats hash
--- KEYS[6..] the bucket keys of the job's reservation, in its order
+-- KEYS[6..] the bucket keys of the job's reservation, in its order, then the final-state hook
+-- keys (final_hooks.lua)
 -- ARGV[1] attempt    ARGV[2] final state (succeeded|failed)   ARGV[3] result JSON or ''
 -- ARGV[4] usage record JSON   ARGV[5] attempt record JSON   ARGV[6] error or ''
 -- ARGV[7] done channel   ARGV[8] job id   ARGV[9] seconds to keep the finished job
@@ -12,6 +14,7 @@
 -- ARGV[12] now ms ('' = Redis TIME)   ARGV[13] scheduler wake channel (tokens given back wake
 -- the schedulers, as a refill would)
 -- ARGV[14] JSON list of [key index (4|5), field, integer increment as text], or ''
+-- ARGV[15] index in KEYS of the final-state hook keys, after the reservation's keys; '' for none
 -- Returns 1 when recorded, 0 when this delivery is stale (nothing changed).
 local f = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'attempts', 'reservation')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then
@@ -43,5 +46,6 @@ if ARGV[14] and ARGV[14] ~= '' then
     redis.call('HINCRBY', KEYS[tonumber(bump[1])], bump[2], bump[3])
   end
 end
+job_final_hooks(KEYS[1], ARGV[2], ARGV[4], now, ARGV[15])
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1

@@ -24,6 +24,13 @@ from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
 
 PACKAGE = "broker.jobstore"
+HOOKED = ("buckets", "final_hooks")  # preludes of the scripts that end a job
+
+
+def final_hook_keys(first_index: int) -> tuple[list[str], int]:
+    """The keys ``final_hooks.lua`` touches (webhooks due, batches due, batch counters) and
+    the 1-based KEYS index they start at, for a script whose other keys end before it."""
+    return [keys.WEBHOOKS_DUE, keys.BATCHES_DUE, keys.BATCH_COUNTS], first_index
 
 
 @dataclass(frozen=True)
@@ -72,9 +79,9 @@ class JobLifecycle:
         self.redis = redis
         self._admit = register(redis, PACKAGE, "admit", prelude="buckets")
         self._claim = register(redis, PACKAGE, "claim")
-        self._finish = register(redis, PACKAGE, "finish", prelude="buckets")
+        self._finish = register(redis, PACKAGE, "finish", prelude=HOOKED)
         self._requeue = register(redis, PACKAGE, "requeue", prelude="buckets")
-        self._reject = register(redis, PACKAGE, "reject", prelude="buckets")
+        self._reject = register(redis, PACKAGE, "reject", prelude=HOOKED)
 
     async def active_teams(self) -> list[str]:
         members = await self.redis.smembers(keys.ACTIVE_TEAMS)
@@ -137,9 +144,10 @@ class JobLifecycle:
 
     async def reject(self, job: QueuedJob, error: str, usage_json: str) -> bool:
         """Fail a queued job that can never be admitted."""
+        hook_keys, base = final_hook_keys(5)
         done = await self._reject(
-            keys=[keys.job(job.id), keys.team_queue(job.team), keys.ACTIVE_TEAMS, keys.USAGE_STREAM],
-            args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
+            keys=[keys.job(job.id), keys.team_queue(job.team), keys.ACTIVE_TEAMS, keys.USAGE_STREAM, *hook_keys],
+            args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S, base],
         )
         return bool(done)
 
@@ -177,9 +185,11 @@ class JobLifecycle:
         counters: Counters | None = None,
     ) -> bool:
         """Record the final outcome once, settle the reservation against ``used`` (input,
-        output tokens; None releases it all) and apply ``counters`` (spend and stats
-        increments), all in one atomic step. False when this delivery is stale."""
+        output tokens; None releases it all), apply ``counters`` (spend and stats increments)
+        and run the final-state hooks, all in one atomic step. False when this delivery is stale."""
         month = counters.month if counters else month_of(time.time())
+        held = reservation_keys(reservation)
+        hook_keys, base = final_hook_keys(6 + len(held))
         done = await self._finish(
             keys=[
                 keys.job(job_id),
@@ -187,7 +197,8 @@ class JobLifecycle:
                 keys.USAGE_STREAM,
                 keys.spend(month),
                 keys.STATS,
-                *reservation_keys(reservation),
+                *held,
+                *hook_keys,
             ],
             args=[
                 attempt,
@@ -204,6 +215,7 @@ class JobLifecycle:
                 "" if now_ms is None else repr(now_ms),
                 keys.SCHEDULER_WAKE,
                 counters.as_json() if counters else "",
+                base,
             ],
         )
         return bool(done)

@@ -12,13 +12,14 @@ from typing import Any
 
 
 @cache
-def lua_source(package: str, name: str, prelude: str | None = None) -> str:
+def lua_source(package: str, name: str, prelude: str | tuple[str, ...] | None = None) -> str:
     body = resources.files(package).joinpath(f"{name}.lua").read_text()
     if prelude is None:
         return body
-    return resources.files(package).joinpath(f"{prelude}.lua").read_text() + "\n" + body
+    names = (prelude,) if isinstance(prelude, str) else prelude
+    return "\n".join([*(resources.files(package).joinpath(f"{n}.lua").read_text() for n in names), body])
 
 
-def register(client: Any, package: str, name: str, prelude: str | None = None) -> Any:
+def register(client: Any, package: str, name: str, prelude: str | tuple[str, ...] | None = None) -> Any:
     """An ``AsyncScript``/``Script`` that uses EVALSHA and reloads itself after a Redis restart."""
     return client.register_script(lua_source(package, name, prelude))

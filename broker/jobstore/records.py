@@ -40,6 +40,8 @@ class NewJob:
     created_at: float
     template_id: str | None = None  # owner/name of the prompt template the job was rendered from
     template_version: int | None = None
+    batch_id: str | None = None  # the batch the job is a line of, and that line's custom_id
+    custom_id: str | None = None
 
     @property
     def input_tokens(self) -> int:
@@ -72,7 +74,18 @@ class NewJob:
             "created_at": self.created_at,
             "updated_at": self.created_at,
             **template,
+            **self.extra_fields(),
         }
+
+    def extra_fields(self) -> dict[str, str | int | float]:
+        """Fields only some jobs have: a webhook URL, the batch and line the job belongs to."""
+        extra: dict[str, str | int | float] = {}
+        if self.request.callback_url:
+            extra["callback_url"] = self.request.callback_url
+        if self.batch_id is not None:
+            extra["batch_id"] = self.batch_id
+            extra["custom_id"] = self.custom_id or ""
+        return extra
 
 
 def decode_hash(raw: Mapping[Any, Any]) -> dict[str, str]:
@@ -108,4 +121,6 @@ def job_view(fields: dict[str, str]) -> JobView:
         template_id=fields.get("template_id") or None,
         template_version=int(fields["template_version"]) if fields.get("template_version") else None,
         cache=CacheInfo.model_validate_json(fields["cache"]) if fields.get("cache") else None,
+        batch_id=fields.get("batch_id") or None,
+        custom_id=fields.get("custom_id") or None,
     )

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from broker import keys
 from broker.errors import Conflict, NotFound
-from broker.jobstore.lifecycle import reservation_keys
+from broker.jobstore.lifecycle import HOOKED, final_hook_keys, reservation_keys
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, NewJob, decode_hash
 
@@ -18,7 +18,7 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 class JobStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._cancel = register(redis, "broker.jobstore", "cancel", prelude="buckets")
+        self._cancel = register(redis, "broker.jobstore", "cancel", prelude=HOOKED)
 
     async def create(
         self, job: NewJob, idempotency_key: str | None = None, *, cache_lookup: bool = False
@@ -61,21 +61,30 @@ class JobStore:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def cancel(self, job_id: str, team: str) -> None:
+        outcome = await self.cancel_unstarted(job_id, team)
+        if outcome == "missing":
+            raise NotFound(f"no job {job_id!r}", param="job_id")
+        if outcome != "cancelled":
+            raise Conflict(f"job {job_id} is {outcome} and can no longer be cancelled")
+
+    async def cancel_unstarted(self, job_id: str, team: str, reason: str = "") -> str:
+        """Cancel a job no worker has started; returns 'cancelled', 'missing' or the state that
+        forbids it. ``reason`` becomes the job's error (default: cancelled by the caller)."""
         outcome = "retry"
         while outcome == "retry":  # admitted between our read and the script: read again
             fields = await self.fields(job_id, team)
+            held = reservation_keys(fields.get("reservation"))
+            hook_keys, base = final_hook_keys(5 + len(held))
             outcome = await self._cancel(
                 keys=[
                     keys.job(job_id),
                     keys.team_queue(team),
                     keys.DISPATCHED,
                     keys.ACTIVE_TEAMS,
-                    *reservation_keys(fields.get("reservation")),
+                    *held,
+                    *hook_keys,
                 ],
-                args=[job_id, team, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
+                args=[job_id, team, keys.JOBS_DONE_CHANNEL, JOB_TTL_S, base, reason],
             )
             outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
-        if outcome == "missing":
-            raise NotFound(f"no job {job_id!r}", param="job_id")
-        if outcome != "cancelled":
-            raise Conflict(f"job {job_id} is {outcome} and can no longer be cancelled")
+        return str(outcome)

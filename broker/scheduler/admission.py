@@ -75,6 +75,7 @@ class TokenAdmission:
             provider=None,
             model=job.model,
             state="failed",
+            batch_id=fields.get("batch_id") or None,
             created_at=float(fields.get("created_at", now)),
             finished_at=now,
         )

@@ -7,6 +7,7 @@ there, so the model's default applies when the caller set none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -81,6 +82,12 @@ class AnthropicAdapter:
             cached_tokens=usage.cache_read_input_tokens or 0,
             upstream_model=message.model,
         )
+
+    async def stream(self, request: JobRequest, model: ModelConfig, on_delta: Callable[[str], None]) -> ProviderReply:
+        """The same call, streamed: ``on_delta`` gets each piece of text as it arrives."""
+        from workers.providers.anthropic_stream import stream_anthropic
+
+        return await stream_anthropic(self._client, request, model, on_delta)
 
     async def close(self) -> None:
         await self._client.close()

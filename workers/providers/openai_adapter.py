@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -59,6 +60,12 @@ class OpenAIAdapter:
             cached_tokens=cached,
             upstream_model=completion.model,
         )
+
+    async def stream(self, request: JobRequest, model: ModelConfig, on_delta: Callable[[str], None]) -> ProviderReply:
+        """The same call, streamed: ``on_delta`` gets each piece of text as it arrives."""
+        from workers.providers.openai_stream import stream_openai
+
+        return await stream_openai(self._client, request, model, on_delta)
 
     async def close(self) -> None:
         await self._client.close()

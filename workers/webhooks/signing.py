@@ -5,13 +5,16 @@ verify with any compliant implementation.
 
 A redelivery keeps its ``webhook-id`` (receivers deduplicate on it) and gets a fresh
 timestamp and signature. Secrets are ``whsec_`` + base64 of at least 24 random bytes,
-read from the environment, never logged.
+never logged: the budget alerts' secret comes from the environment, each team's job-webhook
+secret is derived (``broker.webhooks.secrets``). Several secrets (during a rotation) give
+several space-separated signatures.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +27,16 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def sign_headers(secret: str, message_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
+def sign_headers(
+    secret: str | Sequence[str], message_id: str, body: str, now: datetime | None = None
+) -> dict[str, str]:
     """The headers that make ``body`` a signed Standard Webhooks message."""
     moment = (now or datetime.now(UTC)).astimezone(UTC)
+    keys = [secret] if isinstance(secret, str) else list(secret)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(moment.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, moment, body),
+        "webhook-signature": " ".join(Webhook(key).sign(message_id, moment, body) for key in keys),
         "content-type": "application/json",
     }
 
