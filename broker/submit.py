@@ -7,11 +7,13 @@ import time
 from broker.admission.limits import fitting_candidates
 from broker.auth import Principal
 from broker.errors import Forbidden, InvalidRequest
+from broker.health.store import Snapshot, shared_health_cache
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
 from broker.prompts.compose import rendered_request
 from broker.prompts.registry import PromptRegistry
-from broker.routing import candidate_models
+from broker.router import RouterSettings, route
+from broker.routing import candidate_models, resolve_tier
 from broker.tokens import count_input_tokens
 from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
@@ -33,9 +35,11 @@ def prepare_job(
     now: float,
     job_id: str | None = None,
     template: tuple[str, int] | None = None,
+    health: Snapshot | None = None,
 ) -> NewJob:
     """Every check that needs no I/O; raises before anything is stored. A template job
-    arrives here already rendered (``render_prompt``), with its (template id, version)."""
+    arrives here already rendered (``render_prompt``), with its (template id, version).
+    With a ``health`` snapshot the candidates are ordered by the router (``broker.router``)."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
     if request.prompt is not None:
@@ -51,6 +55,10 @@ def prepare_job(
     candidates, candidate_tokens = fitting_candidates(
         config, principal.team, principal.key_id, routed, tokens, request.output_cap()
     )
+    if health is not None and len(candidates) > 1:
+        order = route(candidates, health, now * 1000, RouterSettings.from_config(config), request.latency_sla_ms).order
+        by_model = dict(zip(candidates, candidate_tokens, strict=True))
+        candidates, candidate_tokens = list(order), [by_model[m] for m in order]
     return NewJob(
         id=job_id or new_job_id(now),
         team=principal.team,
@@ -62,6 +70,7 @@ def prepare_job(
         created_at=now,
         template_id=template[0] if template else None,
         template_version=template[1] if template else None,
+        tier=resolve_tier(request, config),
     )
 
 
@@ -77,7 +86,12 @@ async def render_prompt(
 
 
 async def prepare_submission(
-    request: JobRequest, principal: Principal, config: BrokerConfig, registry: PromptRegistry, now: float
+    request: JobRequest,
+    principal: Principal,
+    config: BrokerConfig,
+    registry: PromptRegistry,
+    now: float,
+    health: Snapshot | None = None,
 ) -> NewJob:
     """``prepare_job`` after rendering a template job; the job id comes first because a job
     without an experiment subject is assigned by its id."""
@@ -85,12 +99,13 @@ async def prepare_submission(
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
     job_id = new_job_id(now)
     request, template = await render_prompt(request, principal, registry, job_id)
-    return prepare_job(request, principal, config, now, job_id=job_id, template=template)
+    return prepare_job(request, principal, config, now, job_id=job_id, template=template, health=health)
 
 
 async def submit_job(
     request: JobRequest, principal: Principal, config: BrokerConfig, store: JobStore
 ) -> tuple[str, bool]:
     """Returns (job id, created); ``created`` is False when an idempotency key matched."""
-    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), time.time())
+    health = await shared_health_cache(store.redis, config).get()
+    job = await prepare_submission(request, principal, config, PromptRegistry(store.redis), time.time(), health)
     return await store.create(job, request.idempotency_key)

@@ -65,6 +65,15 @@ class ModelConfig(Strict):
     tokenizer: Tokenizer = "estimate"
     fallbacks: list[str] = Field(default_factory=list)
     limits: TokenLimits = Field(default_factory=TokenLimits)
+    latency_sla_ms: float | None = Field(
+        default=None, gt=0, description="latency promised for this model; a recent EWMA above it marks it slow"
+    )
+    ttfb_timeout_s: float | None = Field(
+        default=3.0, gt=0, description="no first byte by then: retryable timeout (null: plain call, no TTFB deadline)"
+    )
+    total_timeout_s: float | None = Field(
+        default=None, gt=0, description="the whole answer by then: retryable timeout (null: the provider's timeout_s)"
+    )
 
 
 class TeamConfig(Strict):
@@ -118,6 +127,33 @@ class SimulatorSettings(Strict):
     latency_s: float = Field(default=0.3, ge=0)
 
 
+class HealthConfig(Strict):
+    """Per provider model: a circuit breaker and a latency EWMA, shared in Redis by every process."""
+
+    failure_threshold: int = Field(default=5, gt=0, description="consecutive failures that open the circuit")
+    open_s: float = Field(default=10.0, gt=0, description="first open period; doubles on each failed probe")
+    max_open_s: float = Field(default=120.0, gt=0)
+    probe_timeout_s: float = Field(default=30.0, gt=0, description="a half-open probe slot is held this long")
+    ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest latency sample")
+    latency_window_s: float = Field(
+        default=60.0, gt=0, description="an EWMA older than this says nothing (the model gets traffic again)"
+    )
+    snapshot_ttl_s: float = Field(default=0.25, ge=0, description="routers cache the health snapshot this long")
+
+
+class RoutingConfig(Strict):
+    """Fallback and attempt bounds, and the routing-savings baseline."""
+
+    attempts_per_candidate: int = Field(
+        default=3, gt=0, description="a job makes at most this many attempts per candidate model in all"
+    )
+    default_retry_after_s: float = Field(default=1.0, ge=0, description="a 429 without retry-after waits this long")
+    max_retry_after_s: float = Field(default=300.0, gt=0, description="a longer retry-after is clamped to this")
+    reference_model: str | None = Field(
+        default=None, description="routing_saved_usd baseline (default: the complex tier's first model)"
+    )
+
+
 class BrokerConfig(Strict):
     home: str = Field(default="var", description="folder for embedded Redis data, ledger and run files")
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -125,6 +161,8 @@ class BrokerConfig(Strict):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     tiers: dict[Tier, list[str]] = Field(default_factory=dict)
@@ -144,10 +182,19 @@ class BrokerConfig(Strict):
             for name in names:
                 if name not in self.models:
                     raise ValueError(f"tiers.{tier}: unknown model {name!r}")
+        if self.routing.reference_model is not None and self.routing.reference_model not in self.models:
+            raise ValueError(f"routing.reference_model: unknown model {self.routing.reference_model!r}")
         for key in self.api_keys:
             if key.team not in self.teams:
                 raise ValueError(f"api_keys.{key.id}.team: unknown team {key.team!r}")
         return self
+
+    def reference_model(self) -> str | None:
+        """The model routing savings are measured against: what a caller would use without routing."""
+        if self.routing.reference_model is not None:
+            return self.routing.reference_model
+        top = self.tier_candidates("complex")
+        return top[0] if top else None
 
     def tier_candidates(self, tier: Tier) -> list[str]:
         """Models serving a tier, cheapest first unless the file orders them explicitly."""

@@ -69,3 +69,4 @@ class JobView(BaseModel):
     error: str | None = None
     template_id: str | None = None
     template_version: int | None = None
+    tier: str | None = None  # the tier the job was routed by (classified for tier: auto)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from broker.pricing import cost_usd
 from schemas.config import ModelConfig
@@ -29,6 +30,17 @@ class RunningJob:
     reservation: str  # JSON of the token buckets reserved at admission (settled at the end)
     template_id: str | None = None  # set on jobs rendered from a prompt template
     template_version: int | None = None
+    # routing and fallback: the chain as stored, where the job is on it, and its bounds
+    candidates: list[str] = field(default_factory=list)
+    candidate_tokens: list[int] = field(default_factory=list)
+    cursor: int = 0
+    cooldowns: dict[str, float] = field(default_factory=dict)
+    attempt_base: int = 0  # attempts made before the job's last dead-letter retry
+    tier: str | None = None  # the tier the job was routed by (None: it named a model)
+
+    @property
+    def attempts_made(self) -> int:
+        return self.attempt - self.attempt_base
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> RunningJob:
@@ -46,6 +58,12 @@ class RunningJob:
             reservation=fields.get("reservation", ""),
             template_id=fields.get("template_id") or None,
             template_version=int(fields["template_version"]) if fields.get("template_version") else None,
+            candidates=json.loads(fields.get("candidates") or "[]"),
+            candidate_tokens=json.loads(fields.get("candidate_tokens") or "[]"),
+            cursor=int(fields.get("cursor") or 0),
+            cooldowns=json.loads(fields.get("cooldowns") or "{}"),
+            attempt_base=int(fields.get("attempt_base") or 0),
+            tier=fields.get("tier") or None,
         )
 
 
@@ -65,7 +83,12 @@ def completion(job: RunningJob, reply: ProviderReply, created: int) -> ChatCompl
 
 
 def usage_record(
-    job: RunningJob, state: str, finished_at: float, model: ModelConfig | None, reply: ProviderReply | None
+    job: RunningJob,
+    state: str,
+    finished_at: float,
+    model: ModelConfig | None,
+    reply: ProviderReply | None,
+    routing_saved: float = 0.0,
 ) -> UsageRecord:
     input_tokens = reply.input_tokens if reply else 0
     output_tokens = reply.output_tokens if reply else 0
@@ -85,6 +108,8 @@ def usage_record(
         cached_tokens=cached,
         cost_usd=cost_usd(model.price, input_tokens, output_tokens, cached) if model and reply else 0.0,
         latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
+        routing_saved_usd=routing_saved,
+        tier=job.tier,
         template_id=job.template_id,
         template_version=job.template_version,
         created_at=job.created_at,
@@ -113,7 +138,7 @@ def attempt_record(
     )
 
 
-def failure_summary(attempts_json: list[Attempt]) -> str:
-    """One line naming every attempt, for a job whose candidates are exhausted."""
+def failure_summary(attempts_json: list[Attempt], reason: str = "all candidates failed") -> str:
+    """One line naming every attempt, for a job whose candidates (or attempts) are exhausted."""
     parts = [f"#{a.number} {a.provider}/{a.model}: {a.error or a.outcome}" for a in attempts_json]
-    return "all candidates failed: " + "; ".join(parts)
+    return f"{reason}: " + "; ".join(parts)

@@ -9,6 +9,8 @@
 -- ARGV[10] real input tokens   ARGV[11] real output tokens ('' for both: release all)
 -- ARGV[12] now ms ('' = Redis TIME)   ARGV[13] scheduler wake channel (tokens given back wake
 -- the schedulers, as a refill would)
+-- ARGV[14] '1': KEYS[#KEYS] is the team's dead-letter zset, and a failed job is added to it
+-- in this same step (so exactly once)
 -- Returns 1 when recorded, 0 when this delivery is stale (nothing changed).
 local f = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'attempts', 'reservation')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then
@@ -33,6 +35,9 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'usage', ARGV[4
   'attempts', attempts, 'error', ARGV[6], 'reservation', '', 'updated_at', now / 1000,
   'finished_at', now / 1000)
 redis.call('ZREM', KEYS[2], ARGV[8])
+if ARGV[14] == '1' and ARGV[2] == 'failed' then
+  redis.call('ZADD', KEYS[#KEYS], now, ARGV[8])
+end
 redis.call('XADD', KEYS[3], '*', 'job_id', ARGV[8], 'record', ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
 redis.call('PUBLISH', ARGV[7], ARGV[8])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from broker import keys
 from broker.admission.limits import Charge
+from broker.fallback import Requeue
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
@@ -34,6 +35,13 @@ class QueuedJob:
     input_tokens: int
     max_tokens: int | None
     not_before_ms: float = 0.0
+    # routing: the chain as stored (remaining = candidates[cursor:]), for the scheduler's router
+    candidates: tuple[str, ...] = ()
+    cursor: int = 0
+    candidate_tokens: tuple[int, ...] = ()
+    cooldowns: dict[str, float] = field(default_factory=dict)
+    latency_sla_ms: float | None = None
+    candidates_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class JobLifecycle:
         self._finish = register(redis, PACKAGE, "finish", prelude="buckets")
         self._requeue = register(redis, PACKAGE, "requeue", prelude="buckets")
         self._reject = register(redis, PACKAGE, "reject", prelude="buckets")
+        self._reroute = register(redis, PACKAGE, "reroute")
 
     async def active_teams(self) -> list[str]:
         members = await self.redis.smembers(keys.ACTIVE_TEAMS)
@@ -82,29 +91,46 @@ class JobLifecycle:
         ids = [i.decode() for i in await self.redis.zrange(keys.team_queue(team), 0, count - 1)]
         if not ids:
             return []
-        fields = ("candidates", "cursor", "candidate_tokens", "max_tokens", "key_id", "not_before")
+        fields = (
+            "candidates",
+            "cursor",
+            "candidate_tokens",
+            "max_tokens",
+            "key_id",
+            "not_before",
+            "cooldowns",
+            "latency_sla_ms",
+        )
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hmget(keys.job(job_id), *fields)
             rows = await pipe.execute()
         jobs = []
         for job_id, row in zip(ids, rows, strict=True):
-            candidates, cursor, tokens, max_tokens, key_id, not_before = (
+            candidates, cursor, tokens, max_tokens, key_id, not_before, cooldowns, sla = (
                 v.decode() if isinstance(v, bytes) else v for v in row
             )
             if candidates is None:  # expired or deleted record: drop the dangling queue entry
                 await self.redis.zrem(keys.team_queue(team), job_id)
                 continue
             index = int(cursor)
+            names = json.loads(candidates)
+            counts = json.loads(tokens)
             jobs.append(
                 QueuedJob(
                     id=job_id,
                     team=team,
                     key_id=key_id,
-                    model=json.loads(candidates)[index],
-                    input_tokens=int(json.loads(tokens)[index]),
+                    model=names[index],
+                    input_tokens=int(counts[index]),
                     max_tokens=int(max_tokens) if max_tokens else None,
                     not_before_ms=float(not_before) if not_before else 0.0,
+                    candidates=tuple(names),
+                    cursor=index,
+                    candidate_tokens=tuple(int(c) for c in counts),
+                    cooldowns={k: float(v) for k, v in json.loads(cooldowns).items()} if cooldowns else {},
+                    latency_sla_ms=float(sla) if sla else None,
+                    candidates_json=candidates,
                 )
             )
         return jobs
@@ -134,7 +160,13 @@ class JobLifecycle:
     async def reject(self, job: QueuedJob, error: str, usage_json: str) -> bool:
         """Fail a queued job that can never be admitted."""
         done = await self._reject(
-            keys=[keys.job(job.id), keys.team_queue(job.team), keys.ACTIVE_TEAMS, keys.USAGE_STREAM],
+            keys=[
+                keys.job(job.id),
+                keys.team_queue(job.team),
+                keys.ACTIVE_TEAMS,
+                keys.USAGE_STREAM,
+                keys.dead_letters(job.team),
+            ],
             args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S],
         )
         return bool(done)
@@ -170,15 +202,20 @@ class JobLifecycle:
         result_json: str = "",
         error: str = "",
         now_ms: float | None = None,
+        dead_letter_team: str | None = None,
     ) -> bool:
         """Record the final outcome once and settle the reservation against ``used``
-        (input, output tokens; None releases it all). False when this delivery is stale."""
+        (input, output tokens; None releases it all). False when this delivery is stale.
+        A failed job with ``dead_letter_team`` lands in that team's dead-letter list in the
+        same step."""
+        dead = [keys.dead_letters(dead_letter_team)] if dead_letter_team is not None else []
         done = await self._finish(
             keys=[
                 keys.job(job_id),
                 keys.LEASES,
                 keys.USAGE_STREAM,
                 *reservation_keys(reservation),
+                *dead,
             ],
             args=[
                 attempt,
@@ -194,6 +231,7 @@ class JobLifecycle:
                 "" if used is None else used[1],
                 "" if now_ms is None else repr(now_ms),
                 keys.SCHEDULER_WAKE,
+                "1" if dead else "",
             ],
         )
         return bool(done)
@@ -210,8 +248,18 @@ class JobLifecycle:
         only_if_expired: bool = False,
         not_before_ms: float | None = None,
         now_ms: float | None = None,
+        plan: Requeue | None = None,
     ) -> int:
-        """Back to the team queue, reservation released: 1 done, 0 stale, -1 no candidate left."""
+        """Back to the team queue, reservation released: 1 done, 0 stale, -1 no candidate left.
+        With a fallback ``plan``, its reordered chain, cooldowns and not-before are stored too."""
+        if plan is not None:
+            advance = plan.advance
+            not_before_ms = plan.not_before_ms
+        chain = (
+            [json.dumps(plan.candidates), json.dumps(plan.tokens), json.dumps(plan.cooldowns)]
+            if plan is not None
+            else []
+        )
         return int(
             await self._requeue(
                 keys=[
@@ -232,9 +280,18 @@ class JobLifecycle:
                     "" if not_before_ms is None else int(not_before_ms),
                     "" if now_ms is None else repr(now_ms),
                     keys.SCHEDULER_WAKE,
+                    *chain,
                 ],
             )
         )
+
+    async def reroute(self, job: QueuedJob, candidates: list[str], tokens: list[int]) -> bool:
+        """Store a new order of a queued job's remaining candidates, if nothing moved meanwhile."""
+        done = await self._reroute(
+            keys=[keys.job(job.id), keys.team_queue(job.team)],
+            args=[job.id, job.candidates_json, job.cursor, json.dumps(candidates), json.dumps(tokens)],
+        )
+        return bool(done)
 
     async def expired(self, limit: int = 500) -> list[Expired]:
         """Running jobs whose lease lapsed and admitted jobs nobody claimed in time."""

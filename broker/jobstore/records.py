@@ -38,6 +38,7 @@ class NewJob:
     created_at: float
     template_id: str | None = None  # owner/name of the prompt template the job was rendered from
     template_version: int | None = None
+    tier: str | None = None  # the tier the job is routed by (classified for tier: auto); None: a named model
 
     @property
     def input_tokens(self) -> int:
@@ -49,6 +50,11 @@ class NewJob:
             if self.template_id is not None and self.template_version is not None
             else {}
         )
+        routing: dict[str, str | int | float] = {}
+        if self.tier is not None:
+            routing["tier"] = self.tier
+        if self.request.latency_sla_ms is not None:
+            routing["latency_sla_ms"] = self.request.latency_sla_ms
         return {
             "id": self.id,
             "team": self.team,
@@ -70,6 +76,7 @@ class NewJob:
             "created_at": self.created_at,
             "updated_at": self.created_at,
             **template,
+            **routing,
         }
 
 
@@ -105,4 +112,5 @@ def job_view(fields: dict[str, str]) -> JobView:
         error=fields.get("error") or None,
         template_id=fields.get("template_id") or None,
         template_version=int(fields["template_version"]) if fields.get("template_version") else None,
+        tier=fields.get("tier") or None,
     )

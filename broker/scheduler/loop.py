@@ -21,9 +21,12 @@ from redis.asyncio.client import PubSub
 
 from broker import keys
 from broker.admission.fair import FairShare
+from broker.health.store import HealthCache, HealthStore
 from broker.jobstore.lifecycle import JobLifecycle
+from broker.router import RouterSettings
 from broker.scheduler.admission import TokenAdmission, job_cost
 from broker.scheduler.dispatch import batches, send
+from broker.scheduler.rerouting import Rerouter
 from schemas.config import BrokerConfig
 from schemas.job import Attempt
 
@@ -44,6 +47,8 @@ class Scheduler:
             weights={team: t.weight for team, t in config.teams.items()},
         )
         self._next_reap = 0.0
+        health = HealthCache(HealthStore(redis, config), config.health.snapshot_ttl_s)
+        self.rerouter = Rerouter(lifecycle, health, RouterSettings.from_config(config))
 
     async def admit_round(self) -> tuple[int, float | None]:
         """Offer every active team admission once; returns (jobs dispatched, seconds until a
@@ -53,7 +58,7 @@ class Scheduler:
         dispatched = 0
         retry_in: float | None = None
         for team in self.fair.order(teams):
-            jobs = await self.lifecycle.peek(team, self.config.scheduler.max_batch)
+            jobs = await self.rerouter.apply(await self.lifecycle.peek(team, self.config.scheduler.max_batch))
             if not jobs:
                 continue
             affordable = self.fair.affordable(team, [job_cost(job, self.config) for job in jobs])

@@ -1,0 +1,80 @@
+"""Routing again at admission: the head of each queued job's remaining chain, by health now.
+
+A job's candidates were ordered at submit; by the time it reaches the head of its queue
+(or comes back after a failure) a circuit may have opened, a model may be cooling after
+a 429, or a recovering model may be ready for its half-open probe. The router
+(``broker.router.route``) reorders the remaining candidates; when the head changes the
+new order is stored with a compare-and-set (``reroute.lua``) so the worker and the
+fallback plan see the chain the job actually runs. Cost: one cached snapshot per round
+and a few microseconds per job; Redis is touched only when the head changes or a probe
+is claimed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+from broker.health.breaker import HEALTHY
+from broker.health.store import HealthCache
+from broker.jobstore.lifecycle import JobLifecycle, QueuedJob
+from broker.router import Route, RouterSettings, route
+
+
+class Rerouter:
+    def __init__(self, lifecycle: JobLifecycle, health: HealthCache, settings: RouterSettings) -> None:
+        self.lifecycle = lifecycle
+        self.health = health
+        self.settings = settings
+
+    async def apply(self, jobs: list[QueuedJob]) -> list[QueuedJob]:
+        """The jobs to offer admission, each with its head model decided; a job whose record
+        moved meanwhile is left for the next round."""
+        snapshot = dict(await self.health.get())
+        now_ms = time.time() * 1000
+        out: list[QueuedJob] = []
+        for job in jobs:
+            remaining = job.candidates[job.cursor :]
+            if not remaining:
+                out.append(job)
+                continue
+            chosen = await self._choose(job, remaining, snapshot, now_ms)
+            if chosen.wait_ms > 0:  # every candidate is cooling after a 429: wait for the first
+                job = replace(job, not_before_ms=max(job.not_before_ms, now_ms + chosen.wait_ms))
+            if chosen.head != job.model:
+                moved = await self._store_order(job, chosen)
+                if moved is None:
+                    continue
+                job = moved
+            out.append(job)
+        return out
+
+    async def _choose(self, job: QueuedJob, remaining: tuple[str, ...], snapshot: dict, now_ms: float) -> Route:
+        while True:
+            chosen = route(remaining, snapshot, now_ms, self.settings, job.latency_sla_ms, job.cooldowns)
+            if chosen.statuses[0] != "half_open":
+                return chosen
+            # one probe at a time across every scheduler; later jobs this round see it taken
+            claimed = await self.health.store.claim_probe(chosen.head, now_ms)
+            held = replace(
+                snapshot.get(chosen.head, HEALTHY), probe_until_ms=now_ms + self.health.store.policy.probe_ms
+            )
+            snapshot[chosen.head] = held
+            if claimed:
+                return chosen
+
+    async def _store_order(self, job: QueuedJob, chosen: Route) -> QueuedJob | None:
+        tokens = dict(zip(job.candidates, job.candidate_tokens, strict=True))
+        names = [*job.candidates[: job.cursor], *chosen.order]
+        counts = [tokens[name] for name in names]
+        if not await self.lifecycle.reroute(job, names, counts):
+            return None
+        return replace(
+            job,
+            model=chosen.head,
+            input_tokens=tokens[chosen.head],
+            candidates=tuple(names),
+            candidate_tokens=tuple(counts),
+            candidates_json=json.dumps(names),
+        )
