@@ -81,7 +81,8 @@ def route(
     job_sla_ms: float | None = None,
     cooldowns: Mapping[str, float] = _EMPTY,
 ) -> Route:
-    """Order ``candidates`` (non-empty) best first; stable among models of equal status."""
+    """Order ``candidates`` (non-empty) best first; stable among models of equal status
+    (cooling ones: the first free first)."""
     statuses: list[Status] = []
     for model in candidates:
         sla = job_sla_ms if job_sla_ms is not None else settings.model_sla_ms.get(model)
@@ -92,12 +93,13 @@ def route(
         )
     if all(s == "ok" for s in statuses):  # the common case: nothing to reorder
         return Route(tuple(candidates), tuple(statuses))
-    ranked = sorted(range(len(candidates)), key=lambda i: _RANK[statuses[i]])
+    def free_at(i: int) -> float:  # cooling models: the one free soonest first
+        if statuses[i] != "cooling":
+            return 0.0
+        return max(snapshot.get(candidates[i], HEALTHY).cooldown_until_ms, cooldowns.get(candidates[i], 0.0))
+
+    ranked = sorted(range(len(candidates)), key=lambda i: (_RANK[statuses[i]], free_at(i)))
     order = tuple(candidates[i] for i in ranked)
     ordered_statuses = tuple(statuses[i] for i in ranked)
-    wait_ms = 0.0
-    if ordered_statuses[0] == "cooling":
-        wait_ms = min(
-            max(snapshot.get(m, HEALTHY).cooldown_until_ms, cooldowns.get(m, 0.0)) - now_ms for m in candidates
-        )
+    wait_ms = free_at(ranked[0]) - now_ms if ordered_statuses[0] == "cooling" else 0.0
     return Route(order, ordered_statuses, wait_ms)

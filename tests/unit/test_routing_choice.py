@@ -1,0 +1,111 @@
+"""Routing at submit: tier resolution, the classifier's explanations, health ordering, savings."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from broker.auth import Principal
+from broker.classifier.embedding import vote
+from broker.classifier.heuristic import classify, classify_messages, tier_for
+from broker.health.breaker import ModelHealth
+from broker.routing_savings import routing_saved_usd
+from broker.settings import load_config, parse_config, sample_config_path
+from broker.submit import prepare_job
+from schemas.chat import ChatMessage, JobRequest
+from tests.conftest import broker_config
+
+CONFIG = load_config(sample_config_path())
+DATA = Path(__file__).resolve().parent.parent / "data" / "routing_prompts.jsonl"
+WHO = Principal("search", "u", "k")
+
+
+def test_the_labelled_set_is_balanced_and_split() -> None:
+    rows = [json.loads(line) for line in DATA.read_text().splitlines()]
+    assert len(rows) >= 250
+    for tier in ("simple", "standard", "complex"):
+        mine = [r for r in rows if r["tier"] == tier]
+        assert len(mine) >= 80
+        assert 0.25 < sum(r["split"] == "test" for r in mine) / len(mine) < 0.4
+    assert len({r["id"] for r in rows}) == len(rows) == len({r["prompt"] for r in rows})
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tier"),
+    [
+        ("What is the capital of Australia?", "simple"),
+        ("Translate 'good morning' into Spanish.", "simple"),
+        ("Explain how HTTPS keeps data private between a browser and a server.", "standard"),
+        ("Prove that there are infinitely many primes.", "complex"),
+        (
+            "Design a rate limiter for 50,000 requests per second across three regions, with the trade-offs "
+            "of each algorithm and how counters are shared during a network partition.",
+            "complex",
+        ),
+    ],
+)
+def test_the_heuristic_on_clear_cases(prompt: str, tier: str) -> None:
+    assert classify(prompt).tier == tier
+
+
+def test_a_classification_says_why() -> None:
+    result = classify("Prove that there are infinitely many primes.")
+    assert result.reasons["proof"] > 0
+    assert result.points == pytest.approx(sum(result.reasons.values()))
+    assert tier_for(result.points) == result.tier
+
+
+def test_answers_already_given_are_not_read() -> None:
+    messages = [
+        ChatMessage(role="user", content="What is 2 + 2?"),
+        ChatMessage(role="assistant", content="Design, prove and analyse the trade-offs: " * 20),
+    ]
+    assert classify_messages(messages).tier == "simple"
+
+
+def test_knn_vote_is_weighted_by_similarity() -> None:
+    assert vote([0.9, 0.2, 0.3], ["complex", "simple", "simple"], k=3) == "complex"
+    assert vote([0.5, 0.45, 0.45], ["complex", "simple", "simple"], k=3) == "simple"
+    assert vote([0.9, 0.1, 0.1], ["complex", "simple", "simple"], k=1) == "complex"
+
+
+def job_request(**fields: object) -> JobRequest:
+    return JobRequest.model_validate({"messages": [{"role": "user", "content": "hi"}], **fields})
+
+
+def test_submit_orders_candidates_by_health_and_keeps_tokens_with_their_model() -> None:
+    now = time.time()
+    down = ModelHealth(failures=9, opened_at_ms=now * 1000, open_ms=60_000)
+    job = prepare_job(job_request(tier="simple"), WHO, CONFIG, now, health={"llama-3.1-8b": down})
+    assert job.candidates == ["gpt-4o-mini", "claude-3-5-haiku", "llama-3.1-8b"]
+    healthy = prepare_job(job_request(tier="simple"), WHO, CONFIG, now, health={})
+    by_model = dict(zip(healthy.candidates, healthy.candidate_tokens, strict=True))
+    assert job.candidate_tokens == [by_model[m] for m in job.candidates]
+    assert job.tier == "simple" and job.fields()["tier"] == "simple"
+
+
+def test_auto_records_the_classified_tier_and_a_named_model_none() -> None:
+    proof = [{"role": "user", "content": "Prove that the square root of 2 is irrational."}]
+    job = prepare_job(job_request(tier="auto", messages=proof), WHO, CONFIG, time.time())
+    assert job.tier == "complex" and job.candidates == CONFIG.tiers["complex"]
+    named = prepare_job(job_request(model="gpt-4o-mini"), WHO, CONFIG, time.time())
+    assert named.tier is None and "tier" not in named.fields()
+
+
+def test_a_jobs_latency_sla_is_stored_for_the_scheduler() -> None:
+    job = prepare_job(job_request(tier="simple", latency_sla_ms=800), WHO, CONFIG, time.time())
+    assert job.fields()["latency_sla_ms"] == 800
+
+
+def test_routing_savings_against_the_reference_model() -> None:
+    # reference: the complex tier's first model (gpt-4o: 2.50 in, 10.00 out per million)
+    assert CONFIG.reference_model() == "gpt-4o"
+    saved = routing_saved_usd(CONFIG, "simple", "gpt-4o-mini", 1_000_000, 1_000_000)
+    assert saved == pytest.approx((2.50 + 10.00) - (0.15 + 0.60))
+    assert routing_saved_usd(CONFIG, None, "gpt-4o-mini", 1000, 1000) == 0.0  # named a model: not routed
+    assert routing_saved_usd(CONFIG, "complex", "claude-sonnet", 1000, 1000) == 0.0  # dearer: never negative
+    other = parse_config(broker_config(routing={"reference_model": "claude-sonnet"}), {})
+    assert routing_saved_usd(other, "complex", "gpt-4o", 1_000_000, 0) == pytest.approx(0.50)
