@@ -79,10 +79,9 @@ def test_the_attempt_limit_ends_the_job() -> None:
 def test_any_error_sequence_ends_within_the_attempt_limit(errors: list[str], n: int, per: int) -> None:
     names = [f"m{i}" for i in range(n)]
     tokens = list(range(n))
-    cursor, made, cooldowns = 0, 0, {}
+    cursor, cooldowns = 0, {}
     limit = attempt_limit(n, per)
-    for error in [*errors, *["429"] * (limit + 1)]:
-        made += 1
+    for made, error in enumerate([*errors, *["429"] * (limit + 1)], start=1):
         outcome = plan_fallback(
             names,
             tokens,
