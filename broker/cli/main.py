@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import typer
 
-from broker.cli import ops, processes
+from broker.cli import deadletters, ops, processes
 from broker.cli import prompts as prompts_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 processes.register(app)
 ops.register(app)
 prompts_cli.register(app)
+deadletters.register(app)
 
 if __name__ == "__main__":
     app()

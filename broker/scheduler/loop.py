@@ -21,7 +21,7 @@ from redis.asyncio.client import PubSub
 
 from broker import keys
 from broker.admission.fair import FairShare
-from broker.health.store import HealthCache, HealthStore
+from broker.health.store import HealthStore
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.router import RouterSettings
 from broker.scheduler.admission import TokenAdmission, job_cost
@@ -47,18 +47,18 @@ class Scheduler:
             weights={team: t.weight for team, t in config.teams.items()},
         )
         self._next_reap = 0.0
-        health = HealthCache(HealthStore(redis, config), config.health.snapshot_ttl_s)
-        self.rerouter = Rerouter(lifecycle, health, RouterSettings.from_config(config))
+        self.rerouter = Rerouter(lifecycle, HealthStore(redis, config), RouterSettings.from_config(config))
 
     async def admit_round(self) -> tuple[int, float | None]:
         """Offer every active team admission once; returns (jobs dispatched, seconds until a
         refused job could fit, if any was refused)."""
         teams = await self.lifecycle.active_teams()
         self.fair.forget_idle(teams)
+        health = await self.rerouter.snapshot() if teams else {}
         dispatched = 0
         retry_in: float | None = None
         for team in self.fair.order(teams):
-            jobs = await self.rerouter.apply(await self.lifecycle.peek(team, self.config.scheduler.max_batch))
+            jobs = await self.rerouter.apply(await self.lifecycle.peek(team, self.config.scheduler.max_batch), health)
             if not jobs:
                 continue
             affordable = self.fair.affordable(team, [job_cost(job, self.config) for job in jobs])

@@ -7,7 +7,8 @@ a 429, or a recovering model may be ready for its half-open probe. The router
 new order is stored with a compare-and-set (``reroute.lua``) so the worker and the
 fallback plan see the chain the job actually runs. Cost: one cached snapshot per round
 and a few microseconds per job; Redis is touched only when the head changes or a probe
-is claimed.
+is claimed. The scheduler reads health once per admission round (one pipelined read), not
+from a cache: a job requeued because a circuit just opened must see it open.
 """
 
 from __future__ import annotations
@@ -16,22 +17,25 @@ import json
 import time
 from dataclasses import replace
 
-from broker.health.breaker import HEALTHY
-from broker.health.store import HealthCache
+from broker.health.breaker import HEALTHY, ModelHealth
+from broker.health.store import HealthStore
 from broker.jobstore.lifecycle import JobLifecycle, QueuedJob
 from broker.router import Route, RouterSettings, route
 
 
 class Rerouter:
-    def __init__(self, lifecycle: JobLifecycle, health: HealthCache, settings: RouterSettings) -> None:
+    def __init__(self, lifecycle: JobLifecycle, health: HealthStore, settings: RouterSettings) -> None:
         self.lifecycle = lifecycle
         self.health = health
         self.settings = settings
 
-    async def apply(self, jobs: list[QueuedJob]) -> list[QueuedJob]:
+    async def snapshot(self) -> dict[str, ModelHealth]:
+        return await self.health.snapshot()
+
+    async def apply(self, jobs: list[QueuedJob], snapshot: dict[str, ModelHealth]) -> list[QueuedJob]:
         """The jobs to offer admission, each with its head model decided; a job whose record
-        moved meanwhile is left for the next round."""
-        snapshot = dict(await self.health.get())
+        moved meanwhile is left for the next round. ``snapshot`` is updated in place with the
+        probes claimed, so the next team's jobs see them."""
         now_ms = time.time() * 1000
         out: list[QueuedJob] = []
         for job in jobs:
@@ -56,10 +60,8 @@ class Rerouter:
             if chosen.statuses[0] != "half_open":
                 return chosen
             # one probe at a time across every scheduler; later jobs this round see it taken
-            claimed = await self.health.store.claim_probe(chosen.head, now_ms)
-            held = replace(
-                snapshot.get(chosen.head, HEALTHY), probe_until_ms=now_ms + self.health.store.policy.probe_ms
-            )
+            claimed = await self.health.claim_probe(chosen.head, now_ms)
+            held = replace(snapshot.get(chosen.head, HEALTHY), probe_until_ms=now_ms + self.health.policy.probe_ms)
             snapshot[chosen.head] = held
             if claimed:
                 return chosen
