@@ -109,3 +109,32 @@ def test_routing_savings_against_the_reference_model() -> None:
     assert routing_saved_usd(CONFIG, "complex", "claude-sonnet", 1000, 1000) == 0.0  # dearer: never negative
     other = parse_config(broker_config(routing={"reference_model": "claude-sonnet"}), {})
     assert routing_saved_usd(other, "complex", "gpt-4o", 1_000_000, 0) == pytest.approx(0.50)
+
+
+def test_evaluation_scores_and_prices_a_routed_mix() -> None:
+    from broker.classifier.evaluation import (
+        Labelled,
+        accuracy_by_tier,
+        confusion,
+        mix_cost_usd,
+        reference_cost_usd,
+        under_tiered,
+        weighted_cost_pct,
+    )
+
+    rows = [Labelled("a", "simple", 1_000_000), Labelled("b", "complex", 1_000_000), Labelled("c", "standard", 0)]
+    guesses = ["simple", "standard", "standard"]
+    assert accuracy_by_tier(rows, guesses) == {"simple": 1.0, "standard": 1.0, "complex": 0.0, "overall": 0.6667}
+    assert confusion(rows, guesses)["complex"] == {"simple": 0, "standard": 1, "complex": 0}
+    assert under_tiered(rows, guesses) == 0.3333
+
+    def no_input(prompt: str, model: str) -> int:
+        return 0
+
+    # simple -> llama-3.1-8b ($0.05/M out), standard -> claude-3-5-haiku ($4/M out); reference gpt-4o ($10/M out)
+    assert mix_cost_usd(rows, guesses, CONFIG, no_input) == pytest.approx(0.05 + 4.0)
+    assert reference_cost_usd(rows, CONFIG, no_input) == pytest.approx(20.0)
+    two = rows[:2]
+    assert weighted_cost_pct(two, ["simple", "complex"], CONFIG, no_input, {"simple": 0.5, "complex": 0.5}) == (
+        pytest.approx(100 * (0.05 + 10.0) / 20.0, abs=0.01)
+    )
