@@ -55,6 +55,7 @@ def prepare_job(
     candidates, candidate_tokens = fitting_candidates(
         config, principal.team, principal.key_id, routed, tokens, request.output_cap()
     )
+    preferred = list(candidates)
     if health is not None and len(candidates) > 1:
         order = route(candidates, health, now * 1000, RouterSettings.from_config(config), request.latency_sla_ms).order
         by_model = dict(zip(candidates, candidate_tokens, strict=True))
@@ -71,6 +72,7 @@ def prepare_job(
         template_id=template[0] if template else None,
         template_version=template[1] if template else None,
         tier=resolve_tier(request, config),
+        preferred=preferred,
     )
 
 

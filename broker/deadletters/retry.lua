@@ -3,6 +3,7 @@
 -- KEYS[1] job hash   KEYS[2] the team's dead-letter zset   KEYS[3] team queue   KEYS[4] active teams
 -- ARGV[1] job id   ARGV[2] team   ARGV[3] candidates JSON   ARGV[4] candidate tokens JSON
 -- ARGV[5] number of candidates   ARGV[6] input tokens (first candidate)   ARGV[7] scheduler wake channel
+-- ARGV[8] the routing table's order of the candidates (JSON)
 -- Returns 1 requeued, 0 not in the dead-letter list, or the job's state when it is not failed.
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return 0
@@ -21,7 +22,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'candidates', ARGV[3], 'candidate_tokens', ARGV[4],
   'n_candidates', ARGV[5], 'input_tokens', ARGV[6], 'cursor', 0, 'attempt_base', f[2] or 0,
   'cooldowns', '', 'not_before', '', 'error', '', 'result', '', 'usage', '', 'model', '', 'provider', '',
-  'reservation', '', 'updated_at', now, 'retried_at', now)
+  'reservation', '', 'preferred', ARGV[8], 'updated_at', now, 'retried_at', now)
 redis.call('HDEL', KEYS[1], 'finished_at')
 redis.call('HINCRBY', KEYS[1], 'retries', 1)
 redis.call('PERSIST', KEYS[1])

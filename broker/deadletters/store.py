@@ -109,6 +109,7 @@ class DeadLetters:
                 len(fresh.candidates),
                 fresh.input_tokens,
                 keys.SCHEDULER_WAKE,
+                json.dumps(fresh.preferred or fresh.candidates),
             ],
         )
         outcome = outcome.decode() if isinstance(outcome, bytes) else outcome

@@ -42,6 +42,7 @@ class QueuedJob:
     cooldowns: dict[str, float] = field(default_factory=dict)
     latency_sla_ms: float | None = None
     candidates_json: str = ""
+    preferred: tuple[str, ...] = ()  # the routing table's order (cheapest adequate first)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class JobLifecycle:
             "not_before",
             "cooldowns",
             "latency_sla_ms",
+            "preferred",
         )
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
@@ -107,7 +109,7 @@ class JobLifecycle:
             rows = await pipe.execute()
         jobs = []
         for job_id, row in zip(ids, rows, strict=True):
-            candidates, cursor, tokens, max_tokens, key_id, not_before, cooldowns, sla = (
+            candidates, cursor, tokens, max_tokens, key_id, not_before, cooldowns, sla, preferred = (
                 v.decode() if isinstance(v, bytes) else v for v in row
             )
             if candidates is None:  # expired or deleted record: drop the dangling queue entry
@@ -131,6 +133,7 @@ class JobLifecycle:
                     cooldowns={k: float(v) for k, v in json.loads(cooldowns).items()} if cooldowns else {},
                     latency_sla_ms=float(sla) if sla else None,
                     candidates_json=candidates,
+                    preferred=tuple(json.loads(preferred)) if preferred else (),
                 )
             )
         return jobs

@@ -39,6 +39,7 @@ class NewJob:
     template_id: str | None = None  # owner/name of the prompt template the job was rendered from
     template_version: int | None = None
     tier: str | None = None  # the tier the job is routed by (classified for tier: auto); None: a named model
+    preferred: list[str] | None = None  # the routing table's order, before health reordered it
 
     @property
     def input_tokens(self) -> int:
@@ -55,6 +56,8 @@ class NewJob:
             routing["tier"] = self.tier
         if self.request.latency_sla_ms is not None:
             routing["latency_sla_ms"] = self.request.latency_sla_ms
+        if self.preferred is not None:
+            routing["preferred"] = json.dumps(self.preferred)
         return {
             "id": self.id,
             "team": self.team,

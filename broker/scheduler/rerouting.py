@@ -2,8 +2,9 @@
 
 A job's candidates were ordered at submit; by the time it reaches the head of its queue
 (or comes back after a failure) a circuit may have opened, a model may be cooling after
-a 429, or a recovering model may be ready for its half-open probe. The router
-(``broker.router.route``) reorders the remaining candidates; when the head changes the
+a 429, a recovering model may be ready for its half-open probe, or a model skipped at
+submit may be healthy again. The router (``broker.router.route``) orders the remaining
+candidates afresh from the routing table's order (``preferred``); when the head changes the
 new order is stored with a compare-and-set (``reroute.lua``) so the worker and the
 fallback plan see the chain the job actually runs. Cost: one cached snapshot per round
 and a few microseconds per job; Redis is touched only when the head changes or a probe
@@ -43,6 +44,9 @@ class Rerouter:
             if not remaining:
                 out.append(job)
                 continue
+            if job.preferred:  # route from the table's order, so a recovered cheaper model comes first again
+                rank = {model: i for i, model in enumerate(job.preferred)}
+                remaining = tuple(sorted(remaining, key=lambda m: rank.get(m, len(rank))))
             chosen = await self._choose(job, remaining, snapshot, now_ms)
             if chosen.wait_ms > 0:  # every candidate is cooling after a 429: wait for the first
                 job = replace(job, not_before_ms=max(job.not_before_ms, now_ms + chosen.wait_ms))

@@ -138,3 +138,11 @@ def test_evaluation_scores_and_prices_a_routed_mix() -> None:
     assert weighted_cost_pct(two, ["simple", "complex"], CONFIG, no_input, {"simple": 0.5, "complex": 0.5}) == (
         pytest.approx(100 * (0.05 + 10.0) / 20.0, abs=0.01)
     )
+
+
+def test_submit_keeps_the_tables_order_for_the_scheduler() -> None:
+    now = time.time()
+    down = ModelHealth(failures=9, opened_at_ms=now * 1000, open_ms=60_000)
+    job = prepare_job(job_request(tier="simple"), WHO, CONFIG, now, health={"llama-3.1-8b": down})
+    assert job.preferred == CONFIG.tiers["simple"]
+    assert json.loads(str(job.fields()["preferred"])) == CONFIG.tiers["simple"]
