@@ -10,7 +10,9 @@
 The chain ends the job (``GiveUp``) when no candidate is left, or when the job has made
 ``attempts_per_candidate * candidates`` attempts (counting every dispatch since its last
 dead-letter retry, worker crashes included): an all-down or always-429 world ends in
-``failed`` with every attempt listed, never in an endless loop.
+``failed`` with every attempt listed, never in an endless loop. The bound also holds for
+a job whose worker keeps dying under it (the scheduler's reaper fails it instead of
+requeueing it once more).
 """
 
 from __future__ import annotations

@@ -54,6 +54,15 @@ class Expired:
     provider: str
     model: str
     reservation: str
+    fields: dict[str, str] = field(default_factory=dict)  # the whole record, for the attempt bound
+
+    @property
+    def attempts_made(self) -> int:
+        return self.attempt - int(self.fields.get("attempt_base") or 0)
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.fields.get("n_candidates") or 1)
 
 
 def reservation_keys(reservation: str | None) -> list[str]:
@@ -321,6 +330,7 @@ class JobLifecycle:
                     fields.get("provider", ""),
                     fields.get("model", ""),
                     fields.get("reservation", ""),
+                    fields,
                 )
             )
         return found
