@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from broker.api import deadletters, feedback, jobs, limits, prompts
+from broker.api import deadletters, feedback, health, jobs, limits, prompts
 from broker.api.deps import Services
 from broker.api.errors import install_error_handlers
 from broker.api.waiters import CompletionWaiters
@@ -45,6 +45,7 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(prompts.router)
     app.include_router(deadletters.router)
+    app.include_router(health.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

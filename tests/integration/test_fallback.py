@@ -106,6 +106,15 @@ def test_openai_503_falls_back_to_anthropic_with_both_attempts_until_the_circuit
     assert job["candidates"] == ["claude-3-5-haiku", "gpt-4o-mini"]
     assert [a["model"] for a in job["attempts"]] == ["claude-3-5-haiku"]
     assert sim_stats(broker)["by_provider_status"]["openai"] == {"503": 3}
+    deadline = time.monotonic() + 10
+    while True:  # the API's snapshot is cached for snapshot_ttl_s
+        seen = httpx.get(f"{broker.api_url}/v1/health/models", headers=headers).json()["data"]
+        mini = next(m for m in seen if m["model"] == "gpt-4o-mini")
+        if mini["circuit"] == "open" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert mini["circuit"] == "open" and mini["status"] == "open" and mini["consecutive_failures"] == 3
+    assert next(m for m in seen if m["model"] == "claude-3-5-haiku")["latency_ewma_ms"] is not None
 
 
 def test_429_retry_after_is_honoured_on_the_model(broker: BrokerUnderTest) -> None:
