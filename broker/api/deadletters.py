@@ -29,7 +29,7 @@ async def list_dead_letters(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> JSONResponse:
     svc = services(request)
-    letters = await DeadLetters(svc.redis, svc.config).list(_teams(request, team, who.admin, who.team), limit)
+    letters = await DeadLetters(svc.redis, svc.config).newest(_teams(request, team, who.admin, who.team), limit)
     return JSONResponse({"object": "list", "data": [d.as_dict() for d in letters]})
 
 

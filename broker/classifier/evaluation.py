@@ -32,14 +32,14 @@ def accuracy_by_tier(rows: Sequence[Labelled], predicted: Sequence[Tier]) -> dic
     for row, guess in zip(rows, predicted, strict=True):
         totals[row.tier] += 1
         hits[row.tier] += int(guess == row.tier)
-    out = {tier: round(hits[tier] / totals[tier], 4) for tier in TIERS if totals[tier]}
+    out: dict[str, float] = {tier: round(hits[tier] / totals[tier], 4) for tier in TIERS if totals[tier]}
     out["overall"] = round(sum(hits.values()) / max(1, len(rows)), 4)
     return out
 
 
 def confusion(rows: Sequence[Labelled], predicted: Sequence[Tier]) -> dict[str, dict[str, int]]:
     """true tier -> predicted tier -> count."""
-    table = {tier: dict.fromkeys(TIERS, 0) for tier in TIERS}
+    table: dict[str, dict[str, int]] = {tier: dict.fromkeys(TIERS, 0) for tier in TIERS}
     for row, guess in zip(rows, predicted, strict=True):
         table[row.tier][guess] += 1
     return table

@@ -24,7 +24,7 @@ async def _list(team: str | None, limit: int) -> list[dict[str, object]]:
     redis = async_client(config)
     try:
         teams = [team] if team else sorted(config.teams)
-        return [d.as_dict() for d in await DeadLetters(redis, config).list(teams, limit)]
+        return [d.as_dict() for d in await DeadLetters(redis, config).newest(teams, limit)]
     finally:
         await redis.aclose()
 

@@ -52,16 +52,18 @@ class DeadLetters:
         self.config = config
         self._retry = register(redis, "broker.deadletters", "retry")
 
-    async def list(self, teams: list[str], limit: int = 100) -> list[DeadLetter]:
+    async def newest(self, teams: list[str], limit: int = 100) -> list[DeadLetter]:
         """Newest first, across ``teams``."""
         found: list[DeadLetter] = []
         for team in teams:
-            entries = await self.redis.zrevrange(keys.dead_letters(team), 0, limit - 1, withscores=True)
+            entries: list[tuple[bytes, float]] = await self.redis.zrevrange(  # type: ignore[assignment]
+                keys.dead_letters(team), 0, limit - 1, withscores=True
+            )
             if not entries:
                 continue
             async with self.redis.pipeline(transaction=False) as pipe:
-                for job_id, _ in entries:
-                    pipe.hmget(keys.job(job_id.decode()), *_FIELDS)
+                for raw_id, _ in entries:
+                    pipe.hmget(keys.job(raw_id.decode()), *_FIELDS)
                 rows = await pipe.execute()
             for (raw_id, score), row in zip(entries, rows, strict=True):
                 job_id = raw_id.decode()
@@ -91,9 +93,9 @@ class DeadLetters:
     async def retry(self, job_id: str, teams: list[str]) -> str:
         """Requeue a dead letter of one of ``teams``; returns its team. Another team's job
         is reported missing, as for every job read."""
-        fields = decode_hash(await self.redis.hgetall(keys.job(job_id)))
-        team = fields.get("team")
-        if not fields or team not in teams or not await self.redis.zscore(keys.dead_letters(team), job_id):
+        fields = decode_hash(await self.redis.hgetall(keys.job(job_id)))  # type: ignore[arg-type]
+        team = fields.get("team") or ""
+        if team not in teams or not await self.redis.zscore(keys.dead_letters(team), job_id):
             raise NotFound(f"no dead letter {job_id!r}", param="job_id")
         request = JobRequest.model_validate_json(fields["request"])
         principal = Principal(team=team, user=fields["user"], key_id=fields["key_id"])

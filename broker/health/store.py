@@ -83,7 +83,7 @@ class HealthStore:
         return bool(await self._probe(keys=[keys.health(model)], args=[_now(now_ms), self.policy.probe_ms]))
 
     async def read(self, model: str) -> ModelHealth:
-        return parse_health(decode_hash(await self.redis.hgetall(keys.health(model))))
+        return parse_health(decode_hash(await self.redis.hgetall(keys.health(model))))  # type: ignore[arg-type]
 
     async def snapshot(self) -> dict[str, ModelHealth]:
         async with self.redis.pipeline(transaction=False) as pipe:
