@@ -34,6 +34,16 @@ def bucket(scope: str, axis: str) -> str:
     return f"{PREFIX}bucket:{scope}:{axis}"
 
 
+def health(model: str) -> str:
+    """Hash of a provider model's circuit breaker and latency EWMA (``broker/health``)."""
+    return f"{PREFIX}health:{model}"
+
+
+def dead_letters(team: str) -> str:
+    """Zset of a team's failed jobs: job id -> when it failed (ms). Written by the script that fails it."""
+    return f"{PREFIX}deadletters:{team}"
+
+
 def prompt_meta(owner: str, name: str) -> str:
     """Hash of a template's mutable facts: latest version, retired, split, layout, sharing."""
     return f"{PREFIX}prompt:{owner}:{name}"

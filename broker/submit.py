@@ -13,11 +13,13 @@ from broker.budgets.enforce import enforce_budget
 from broker.cache.dispatch import CacheSender
 from broker.cache.policy import cache_plan
 from broker.errors import Forbidden, InvalidRequest
+from broker.health.store import Snapshot, shared_health_cache
 from broker.jobstore.records import NewJob, new_job_id
 from broker.jobstore.store import JobStore
 from broker.prompts.compose import rendered_request
 from broker.prompts.registry import PromptRegistry
-from broker.routing import candidate_models
+from broker.router import RouterSettings, route
+from broker.routing import candidate_models, resolve_tier
 from broker.tokens import count_input_tokens
 from broker.webhooks.callbacks import check_callback_url
 from schemas.chat import JobRequest
@@ -42,9 +44,11 @@ def prepare_job(
     now: float,
     job_id: str | None = None,
     template: tuple[str, int] | None = None,
+    health: Snapshot | None = None,
 ) -> NewJob:
     """Every check that needs no I/O; raises before anything is stored. A template job
-    arrives here already rendered (``render_prompt``), with its (template id, version)."""
+    arrives here already rendered (``render_prompt``), with its (template id, version).
+    With a ``health`` snapshot the candidates are ordered by the router (``broker.router``)."""
     if principal.team not in config.teams:
         raise Forbidden(f"team {principal.team!r} is not configured on this broker")
     if request.prompt is not None:
@@ -60,6 +64,11 @@ def prepare_job(
     candidates, candidate_tokens = fitting_candidates(
         config, principal.team, principal.key_id, routed, tokens, request.output_cap()
     )
+    preferred = list(candidates)
+    if health is not None and len(candidates) > 1:
+        order = route(candidates, health, now * 1000, RouterSettings.from_config(config), request.latency_sla_ms).order
+        by_model = dict(zip(candidates, candidate_tokens, strict=True))
+        candidates, candidate_tokens = list(order), [by_model[m] for m in order]
     return NewJob(
         id=job_id or new_job_id(now),
         team=principal.team,
@@ -71,6 +80,8 @@ def prepare_job(
         created_at=now,
         template_id=template[0] if template else None,
         template_version=template[1] if template else None,
+        tier=resolve_tier(request, config),
+        preferred=preferred,
     )
 
 
@@ -86,7 +97,12 @@ async def render_prompt(
 
 
 async def prepare_submission(
-    request: JobRequest, principal: Principal, config: BrokerConfig, registry: PromptRegistry, now: float
+    request: JobRequest,
+    principal: Principal,
+    config: BrokerConfig,
+    registry: PromptRegistry,
+    now: float,
+    health: Snapshot | None = None,
 ) -> NewJob:
     """``prepare_job`` after rendering a template job; the job id comes first because a job
     without an experiment subject is assigned by its id."""
@@ -95,15 +111,16 @@ async def prepare_submission(
     await check_callback_url(request.callback_url, config.webhooks)
     job_id = new_job_id(now)
     request, template = await render_prompt(request, principal, registry, job_id)
-    return prepare_job(request, principal, config, now, job_id=job_id, template=template)
+    return prepare_job(request, principal, config, now, job_id=job_id, template=template, health=health)
 
 
 async def prepare_admissible(
     request: JobRequest, principal: Principal, config: BrokerConfig, redis: Redis, now: float
 ) -> NewJob:
-    """Everything decided before a job is stored: rendered, routed, counted, within its
-    budget (refused or downgraded by the team's policy)."""
-    job = await prepare_submission(request, principal, config, PromptRegistry(redis), now)
+    """Everything decided before a job is stored: rendered, routed (around unhealthy models),
+    counted, within its budget (refused or downgraded by the team's policy)."""
+    health = await shared_health_cache(redis, config).get()
+    job = await prepare_submission(request, principal, config, PromptRegistry(redis), now, health)
     return await enforce_budget(job, config, redis, now)
 
 

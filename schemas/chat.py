@@ -102,6 +102,9 @@ class JobRequest(BaseModel):
     callback_url: str | None = Field(default=None, max_length=2048)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
     priority: int = Field(default=0, ge=-10, le=10)
+    latency_sla_ms: int | None = Field(
+        default=None, gt=0, le=3_600_000, description="skip models whose recent latency is above this"
+    )
 
     @field_validator("callback_url")
     @classmethod

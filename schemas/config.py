@@ -90,6 +90,15 @@ class ModelConfig(Strict):
     tokenizer: Tokenizer = "estimate"
     fallbacks: list[str] = Field(default_factory=list)
     limits: TokenLimits = Field(default_factory=TokenLimits)
+    latency_sla_ms: float | None = Field(
+        default=None, gt=0, description="latency promised for this model; a recent EWMA above it marks it slow"
+    )
+    ttfb_timeout_s: float | None = Field(
+        default=3.0, gt=0, description="no first byte by then: retryable timeout (null: plain call, no TTFB deadline)"
+    )
+    total_timeout_s: float | None = Field(
+        default=None, gt=0, description="the whole answer by then: retryable timeout (null: the provider's timeout_s)"
+    )
 
 
 BudgetPolicy = Literal["alert", "block", "downgrade"]
@@ -314,6 +323,33 @@ class WebhooksConfig(Strict):
         return self
 
 
+class HealthConfig(Strict):
+    """Per provider model: a circuit breaker and a latency EWMA, shared in Redis by every process."""
+
+    failure_threshold: int = Field(default=5, gt=0, description="consecutive failures that open the circuit")
+    open_s: float = Field(default=10.0, gt=0, description="first open period; doubles on each failed probe")
+    max_open_s: float = Field(default=120.0, gt=0)
+    probe_timeout_s: float = Field(default=30.0, gt=0, description="a half-open probe slot is held this long")
+    ewma_alpha: float = Field(default=0.2, gt=0, le=1, description="weight of the newest latency sample")
+    latency_window_s: float = Field(
+        default=60.0, gt=0, description="an EWMA older than this says nothing (the model gets traffic again)"
+    )
+    snapshot_ttl_s: float = Field(default=0.25, ge=0, description="routers cache the health snapshot this long")
+
+
+class RoutingConfig(Strict):
+    """Fallback and attempt bounds, and the routing-savings baseline."""
+
+    attempts_per_candidate: int = Field(
+        default=3, gt=0, description="a job makes at most this many attempts per candidate model in all"
+    )
+    default_retry_after_s: float = Field(default=1.0, ge=0, description="a 429 without retry-after waits this long")
+    max_retry_after_s: float = Field(default=300.0, gt=0, description="a longer retry-after is clamped to this")
+    reference_model: str | None = Field(
+        default=None, description="routing_saved_usd baseline (default: the complex tier's first model)"
+    )
+
+
 class BrokerConfig(Strict):
     home: str = Field(default="var", description="folder for embedded Redis data, ledger and run files")
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -324,6 +360,8 @@ class BrokerConfig(Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     tiers: dict[Tier, list[str]] = Field(default_factory=dict)
@@ -345,6 +383,8 @@ class BrokerConfig(Strict):
             for name in names:
                 if name not in self.models:
                     raise ValueError(f"tiers.{tier}: unknown model {name!r}")
+        if self.routing.reference_model is not None and self.routing.reference_model not in self.models:
+            raise ValueError(f"routing.reference_model: unknown model {self.routing.reference_model!r}")
         for key in self.api_keys:
             if key.team not in self.teams:
                 raise ValueError(f"api_keys.{key.id}.team: unknown team {key.team!r}")
@@ -356,6 +396,13 @@ class BrokerConfig(Strict):
             if team not in self.teams:
                 raise ValueError(f"cache.org_scope_teams: unknown team {team!r}")
         return self
+
+    def reference_model(self) -> str | None:
+        """The model routing savings are measured against: what a caller would use without routing."""
+        if self.routing.reference_model is not None:
+            return self.routing.reference_model
+        top = self.tier_candidates("complex")
+        return top[0] if top else None
 
     def tier_candidates(self, tier: Tier) -> list[str]:
         """Models serving a tier, cheapest first unless the file orders them explicitly."""

@@ -82,3 +82,4 @@ class JobView(BaseModel):
     cache: CacheInfo | None = None
     batch_id: str | None = None
     custom_id: str | None = None
+    tier: str | None = None  # the tier the job was routed by (classified for tier: auto)

@@ -32,7 +32,7 @@ def priced_usage(
         config, request.tier, job.model, finished, reply.input_tokens, reply.output_tokens, reply.cached_tokens
     )
     return usage_record(
-        job, "succeeded", finished, config.models[job.model], reply, tier=request.tier, routing_saved_usd=saved
+        job, "succeeded", finished, config.models[job.model], reply, tier=job.tier, routing_saved_usd=saved
     )
 
 

@@ -20,6 +20,8 @@ from concurrent.futures import Future
 from broker import keys
 from broker.budgets.counters import finish_counters
 from broker.cache.policy import cache_plan, storable
+from broker.fallback import GiveUp, attempt_limit, plan_fallback
+from broker.health.store import HealthStore
 from broker.jobstore.lifecycle import JobLifecycle
 from broker.redis_clients import async_client
 from broker.settings import current_config
@@ -27,6 +29,7 @@ from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from schemas.job import Attempt
 from workers.accounting import Accounting, priced_usage
+from workers.deadlines import call_within, deadlines_for
 from workers.outcome import RunningJob, attempt_record, completion, failure_summary, usage_record
 from workers.providers.base import ProviderAdapter, ProviderError
 from workers.providers.registry import build_adapters
@@ -51,6 +54,7 @@ class ProviderExecutor:
         self.redis = async_client(self.config)
         self.lifecycle = JobLifecycle(self.redis)
         self.accounting = Accounting(self.redis, self.config)
+        self.health = HealthStore(self.redis, self.config)
         self.slots = asyncio.Semaphore(self.config.worker.max_in_flight)
         self.adapters: dict[str, ProviderAdapter] = build_adapters(self.config, self.config.worker.max_in_flight)
         self.loop.create_task(self._renew_leases())
@@ -122,23 +126,23 @@ class ProviderExecutor:
     async def _call_and_record(self, job: RunningJob) -> None:
         model = self.config.models[job.model]
         request = JobRequest.model_validate_json(job.request_json)
+        adapter = self.adapters[job.provider]
+        deadlines = deadlines_for(model, self.config.providers[job.provider])
         started = time.time()
         try:
-            reply = await call_provider(self.adapters[job.provider], job.id, job.attempt, request, model, self.redis)
+            reply = await call_within(
+                lambda first_byte: call_provider(
+                    adapter, job.id, job.attempt, request, model, self.redis, on_first_byte=first_byte
+                ),
+                deadlines,
+            )
         except ProviderError as exc:
             finished = time.time()
             await self.accounting.provider_error(job.provider, job.model, exc.status)
-            outcome = "retryable" if exc.retryable else "failed"
-            record = attempt_record(job, started, finished, exc.message, exc.status, outcome)
-            if exc.retryable:
-                requeued = await self.lifecycle.requeue(
-                    job.id, job.team, job.attempt, record, reservation=job.reservation, advance=True
-                )
-                if requeued != -1:
-                    return
-            await self._fail(job, finished, exc.message, record, await self._attempts(job))
+            await self._after_error(job, exc, started, finished)
             return
         finished = time.time()
+        await self._note_health(job.model, "ok", (finished - started) * 1000)
         result = completion(job, reply, int(finished))
         usage = priced_usage(self.config, job, request, finished, reply)
         done = await self.lifecycle.finish(
@@ -167,16 +171,72 @@ class ProviderExecutor:
         except Exception:  # the answer is delivered; only a later cache hit is lost
             log.exception("could not send job %s to the cache", job_id)
 
+    async def _after_error(self, job: RunningJob, exc: ProviderError, started: float, finished: float) -> None:
+        """Record the model's health, then fall back by requeueing (``broker.fallback``) or fail:
+        fail fast on a non-retryable error, or when the chain or the attempt budget is spent."""
+        if not exc.retryable:
+            record = attempt_record(job, started, finished, exc.message, exc.status, "failed")
+            await self._fail(job, finished, exc.message, record, await self._attempts(job))
+            return
+        rate_limited_ms: float | None = None
+        if exc.status == 429:
+            wait_s = exc.retry_after if exc.retry_after is not None else self.config.routing.default_retry_after_s
+            rate_limited_ms = min(wait_s, self.config.routing.max_retry_after_s) * 1000
+            await self._note_health(job.model, "rate_limited", rate_limited_ms)
+        else:
+            await self._note_health(job.model, "fail", 0.0)
+        plan = plan_fallback(
+            job.candidates or [job.model],
+            job.candidate_tokens or [0],
+            job.cursor,
+            job.model,
+            now_ms=finished * 1000,
+            attempts_made=job.attempts_made,
+            max_attempts=attempt_limit(len(job.candidates) or 1, self.config.routing.attempts_per_candidate),
+            rate_limited_for_ms=rate_limited_ms,
+            cooldowns=job.cooldowns,
+        )
+        record = attempt_record(job, started, finished, exc.message, exc.status, "retryable")
+        reason = "all candidates failed"
+        if isinstance(plan, GiveUp):
+            reason = plan.reason
+        else:
+            requeued = await self.lifecycle.requeue(
+                job.id, job.team, job.attempt, record, reservation=job.reservation, advance=plan.advance, plan=plan
+            )
+            if requeued != -1:
+                return
+        record = attempt_record(job, started, finished, exc.message, exc.status, "failed")
+        await self._fail(job, finished, exc.message, record, await self._attempts(job), reason)
+
+    async def _note_health(self, model: str, event: str, value: float) -> None:
+        """Health is advice: a Redis hiccup here must not change the job's outcome."""
+        try:
+            if event == "ok":
+                await self.health.record_success(model, value)
+            elif event == "rate_limited":
+                await self.health.record_rate_limited(model, value)
+            else:
+                await self.health.record_failure(model)
+        except Exception:
+            log.exception("could not record health of %s", model)
+
     async def _attempts(self, job: RunningJob) -> list[Attempt]:
         raw = await self.redis.hget(keys.job(job.id), "attempts")
         return [Attempt.model_validate(a) for a in json.loads(raw or "[]")]
 
     async def _fail(
-        self, job: RunningJob, finished: float, error: str, record: Attempt | None, earlier: list[Attempt]
+        self,
+        job: RunningJob,
+        finished: float,
+        error: str,
+        record: Attempt | None,
+        earlier: list[Attempt],
+        reason: str = "all candidates failed",
     ) -> None:
         record = record or attempt_record(job, finished, finished, error, None, "failed")
         attempts = [*earlier, record]
-        message = error if len(attempts) == 1 else failure_summary(attempts)
+        message = error if len(attempts) == 1 else failure_summary(attempts, reason)
         usage = usage_record(job, "failed", finished, None, None)
         await self.lifecycle.finish(
             job.id,
@@ -188,6 +248,7 @@ class ProviderExecutor:
             used=None,
             error=message,
             counters=finish_counters(usage),
+            dead_letter_team=job.team,
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from broker.pricing import cost_at
 from schemas.config import ModelConfig
@@ -30,6 +31,17 @@ class RunningJob:
     template_id: str | None = None  # set on jobs rendered from a prompt template
     template_version: int | None = None
     batch_id: str | None = None  # set on the lines of a batch; carried to the usage record
+    # routing and fallback: the chain as stored, where the job is on it, and its bounds
+    candidates: list[str] = field(default_factory=list)
+    candidate_tokens: list[int] = field(default_factory=list)
+    cursor: int = 0
+    cooldowns: dict[str, float] = field(default_factory=dict)
+    attempt_base: int = 0  # attempts made before the job's last dead-letter retry
+    tier: str | None = None  # the tier the job was routed by (None: it named a model)
+
+    @property
+    def attempts_made(self) -> int:
+        return self.attempt - self.attempt_base
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> RunningJob:
@@ -48,6 +60,12 @@ class RunningJob:
             template_id=fields.get("template_id") or None,
             template_version=int(fields["template_version"]) if fields.get("template_version") else None,
             batch_id=fields.get("batch_id") or None,
+            candidates=json.loads(fields.get("candidates") or "[]"),
+            candidate_tokens=json.loads(fields.get("candidate_tokens") or "[]"),
+            cursor=int(fields.get("cursor") or 0),
+            cooldowns=json.loads(fields.get("cooldowns") or "{}"),
+            attempt_base=int(fields.get("attempt_base") or 0),
+            tier=fields.get("tier") or None,
         )
 
 
@@ -77,7 +95,7 @@ def usage_record(
     routing_saved_usd: float = 0.0,
 ) -> UsageRecord:
     """The ledger row of a finished job, priced at the rates in force when it finished.
-    ``tier`` is the tier the caller asked for (None when it named a model)."""
+    ``tier`` is the tier the job was routed by (default: the job's; None when it named a model)."""
     input_tokens = reply.input_tokens if reply else 0
     output_tokens = reply.output_tokens if reply else 0
     cached = reply.cached_tokens if reply else 0
@@ -96,7 +114,7 @@ def usage_record(
         cached_tokens=cached,
         cost_usd=cost_at(model.price, finished_at, input_tokens, output_tokens, cached) if model and reply else 0.0,
         routing_saved_usd=routing_saved_usd if reply else 0.0,
-        tier=tier,
+        tier=tier or job.tier,
         latency_ms=max(0.0, (finished_at - job.created_at) * 1000),
         template_id=job.template_id,
         template_version=job.template_version,
@@ -127,7 +145,7 @@ def attempt_record(
     )
 
 
-def failure_summary(attempts_json: list[Attempt]) -> str:
-    """One line naming every attempt, for a job whose candidates are exhausted."""
+def failure_summary(attempts_json: list[Attempt], reason: str = "all candidates failed") -> str:
+    """One line naming every attempt, for a job whose candidates (or attempts) are exhausted."""
     parts = [f"#{a.number} {a.provider}/{a.model}: {a.error or a.outcome}" for a in attempts_json]
-    return "all candidates failed: " + "; ".join(parts)
+    return f"{reason}: " + "; ".join(parts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -73,15 +74,29 @@ class TokenRelay:
 
 
 async def call_provider(
-    adapter: Any, job_id: str, attempt: int, request: JobRequest, model: ModelConfig, redis: Redis
+    adapter: Any,
+    job_id: str,
+    attempt: int,
+    request: JobRequest,
+    model: ModelConfig,
+    redis: Redis,
+    on_first_byte: Callable[[], None] | None = None,
 ) -> ProviderReply:
-    """The provider call for a job: streamed and relayed when the caller asked for a stream."""
+    """The provider call for a job: streamed and relayed when the caller asked for a stream.
+    ``on_first_byte`` (the time-to-first-byte deadline's probe) is called when the provider
+    starts answering."""
     if not request.stream or not hasattr(adapter, "stream"):
-        reply: ProviderReply = await adapter.complete(request, model)
+        reply: ProviderReply = await adapter.complete(request, model, on_first_byte)
         return reply
     relay = TokenRelay(redis, job_id, attempt)
+
+    def on_delta(text: str) -> None:
+        if on_first_byte is not None and not relay.pushed:
+            on_first_byte()
+        relay.push(text)
+
     try:
-        reply = await adapter.stream(request, model, relay.push)
+        reply = await adapter.stream(request, model, on_delta)
     except ProviderError as exc:
         await relay.end("error")
         if relay.pushed and exc.retryable:

@@ -33,7 +33,8 @@ def wait_ms(level: float, cost: float, rate: float) -> float:
     """How long until ``level`` reaches ``cost`` at ``rate``; 0 when it already has."""
     if level >= cost:
         return 0.0
-    return math.inf if rate <= 0 else (cost - level) / rate
+    # never 0 for a real shortfall, even when the division underflows (a denormal cost)
+    return math.inf if rate <= 0 else max((cost - level) / rate, math.ulp(0.0))
 
 
 @dataclass(frozen=True)

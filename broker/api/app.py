@@ -15,9 +15,11 @@ from broker.api import (
     cache_routes,
     chat,
     dashboard,
+    deadletters,
     events,
     feedback,
     files,
+    health,
     jobs,
     limits,
     metrics,
@@ -72,6 +74,8 @@ def create_app(config: BrokerConfig) -> FastAPI:
     app.include_router(cache_routes.router)
     for router in (files.router, batches.router, chat.router, models.router, events.router, webhooks.router):
         app.include_router(router)
+    app.include_router(deadletters.router)
+    app.include_router(health.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

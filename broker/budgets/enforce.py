@@ -53,7 +53,10 @@ def apply_decision(job: NewJob, state: BudgetState | None, config: BrokerConfig,
             "spent budgets are downgraded to"
         )
     candidates, tokens = fitting_candidates(config, job.team, job.key_id, candidates, tokens, job.request.output_cap())
-    return dataclasses.replace(job, candidates=candidates, candidate_tokens=tokens)
+    # the downgraded chain is also the order the scheduler's router returns to as health allows
+    return dataclasses.replace(
+        job, candidates=candidates, candidate_tokens=tokens, preferred=list(candidates), tier=model.tier
+    )
 
 
 class BudgetGate:

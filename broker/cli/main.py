@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from broker.cli import batches, cache, costs, ops, processes
+from broker.cli import batches, cache, costs, deadletters, ops, processes
 from broker.cli import prompts as prompts_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -21,6 +21,7 @@ batches.register(app)
 prompts_cli.register(app)
 costs.register(app)
 cache.register(app)
+deadletters.register(app)
 
 if __name__ == "__main__":
     app()

@@ -15,6 +15,8 @@
 -- the schedulers, as a refill would)
 -- ARGV[14] JSON list of [key index (4|5), field, integer increment as text], or ''
 -- ARGV[15] index in KEYS of the final-state hook keys, after the reservation's keys; '' for none
+-- ARGV[16] index in KEYS of the team's dead-letter zset (after the hook keys): a failed job is
+-- added to it in this same step, so exactly once; '' for none
 -- Returns 1 when recorded, 0 when this delivery is stale (nothing changed).
 local f = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'attempts', 'reservation')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then
@@ -39,12 +41,18 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'result', ARGV[3], 'usage', ARGV[4
   'attempts', attempts, 'error', ARGV[6], 'reservation', '', 'updated_at', now / 1000,
   'finished_at', now / 1000)
 redis.call('ZREM', KEYS[2], ARGV[8])
+if ARGV[14] == '1' and ARGV[2] == 'failed' then
+  redis.call('ZADD', KEYS[#KEYS], now, ARGV[8])
+end
 redis.call('XADD', KEYS[3], '*', 'job_id', ARGV[8], 'record', ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
 if ARGV[14] and ARGV[14] ~= '' then
   for _, bump in ipairs(cjson.decode(ARGV[14])) do
     redis.call('HINCRBY', KEYS[tonumber(bump[1])], bump[2], bump[3])
   end
+end
+if ARGV[16] and ARGV[16] ~= '' and ARGV[2] == 'failed' then
+  redis.call('ZADD', KEYS[tonumber(ARGV[16])], now, ARGV[8])
 end
 job_final_hooks(KEYS[1], ARGV[2], ARGV[4], now, ARGV[15])
 redis.call('PUBLISH', ARGV[7], ARGV[8])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from broker import keys
 from broker.admission.limits import Charge
 from broker.budgets.counters import Counters, month_of
+from broker.fallback import Requeue
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
@@ -44,6 +45,14 @@ class QueuedJob:
     input_tokens: int
     max_tokens: int | None
     not_before_ms: float = 0.0
+    # routing: the chain as stored (remaining = candidates[cursor:]), for the scheduler's router
+    candidates: tuple[str, ...] = ()
+    cursor: int = 0
+    candidate_tokens: tuple[int, ...] = ()
+    cooldowns: dict[str, float] = field(default_factory=dict)
+    latency_sla_ms: float | None = None
+    candidates_json: str = ""
+    preferred: tuple[str, ...] = ()  # the routing table's order (cheapest adequate first)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,15 @@ class Expired:
     provider: str
     model: str
     reservation: str
+    fields: dict[str, str] = field(default_factory=dict)  # the whole record, for the attempt bound
+
+    @property
+    def attempts_made(self) -> int:
+        return self.attempt - int(self.fields.get("attempt_base") or 0)
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.fields.get("n_candidates") or 1)
 
 
 def reservation_keys(reservation: str | None) -> list[str]:
@@ -82,6 +100,7 @@ class JobLifecycle:
         self._finish = register(redis, PACKAGE, "finish", prelude=HOOKED)
         self._requeue = register(redis, PACKAGE, "requeue", prelude="buckets")
         self._reject = register(redis, PACKAGE, "reject", prelude=HOOKED)
+        self._reroute = register(redis, PACKAGE, "reroute")
 
     async def active_teams(self) -> list[str]:
         members = await self.redis.smembers(keys.ACTIVE_TEAMS)
@@ -93,29 +112,48 @@ class JobLifecycle:
         ids = [member.decode() for member in members]
         if not ids:
             return []
-        fields = ("candidates", "cursor", "candidate_tokens", "max_tokens", "key_id", "not_before")
+        fields = (
+            "candidates",
+            "cursor",
+            "candidate_tokens",
+            "max_tokens",
+            "key_id",
+            "not_before",
+            "cooldowns",
+            "latency_sla_ms",
+            "preferred",
+        )
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hmget(keys.job(job_id), *fields)
             rows = await pipe.execute()
         jobs = []
         for job_id, row in zip(ids, rows, strict=True):
-            candidates, cursor, tokens, max_tokens, key_id, not_before = (
+            candidates, cursor, tokens, max_tokens, key_id, not_before, cooldowns, sla, preferred = (
                 v.decode() if isinstance(v, bytes) else v for v in row
             )
             if candidates is None:  # expired or deleted record: drop the dangling queue entry
                 await self.redis.zrem(keys.team_queue(team), job_id)
                 continue
             index = int(cursor)
+            names = json.loads(candidates)
+            counts = json.loads(tokens)
             jobs.append(
                 QueuedJob(
                     id=job_id,
                     team=team,
                     key_id=key_id,
-                    model=json.loads(candidates)[index],
-                    input_tokens=int(json.loads(tokens)[index]),
+                    model=names[index],
+                    input_tokens=int(counts[index]),
                     max_tokens=int(max_tokens) if max_tokens else None,
                     not_before_ms=float(not_before) if not_before else 0.0,
+                    candidates=tuple(names),
+                    cursor=index,
+                    candidate_tokens=tuple(int(c) for c in counts),
+                    cooldowns={k: float(v) for k, v in json.loads(cooldowns).items()} if cooldowns else {},
+                    latency_sla_ms=float(sla) if sla else None,
+                    candidates_json=candidates,
+                    preferred=tuple(json.loads(preferred)) if preferred else (),
                 )
             )
         return jobs
@@ -146,8 +184,15 @@ class JobLifecycle:
         """Fail a queued job that can never be admitted."""
         hook_keys, base = final_hook_keys(5)
         done = await self._reject(
-            keys=[keys.job(job.id), keys.team_queue(job.team), keys.ACTIVE_TEAMS, keys.USAGE_STREAM, *hook_keys],
-            args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S, base],
+            keys=[
+                keys.job(job.id),
+                keys.team_queue(job.team),
+                keys.ACTIVE_TEAMS,
+                keys.USAGE_STREAM,
+                *hook_keys,
+                keys.dead_letters(job.team),
+            ],
+            args=[job.id, job.team, error, usage_json, keys.JOBS_DONE_CHANNEL, JOB_TTL_S, base, base + len(hook_keys)],
         )
         return bool(done)
 
@@ -183,13 +228,17 @@ class JobLifecycle:
         error: str = "",
         now_ms: float | None = None,
         counters: Counters | None = None,
+        dead_letter_team: str | None = None,
     ) -> bool:
         """Record the final outcome once, settle the reservation against ``used`` (input,
         output tokens; None releases it all), apply ``counters`` (spend and stats increments)
-        and run the final-state hooks, all in one atomic step. False when this delivery is stale."""
+        and run the final-state hooks, all in one atomic step. False when this delivery is
+        stale. A failed job with ``dead_letter_team`` lands in that team's dead-letter list
+        in the same step."""
         month = counters.month if counters else month_of(time.time())
         held = reservation_keys(reservation)
         hook_keys, base = final_hook_keys(6 + len(held))
+        dead = [keys.dead_letters(dead_letter_team)] if dead_letter_team is not None else []
         done = await self._finish(
             keys=[
                 keys.job(job_id),
@@ -199,6 +248,7 @@ class JobLifecycle:
                 keys.STATS,
                 *held,
                 *hook_keys,
+                *dead,
             ],
             args=[
                 attempt,
@@ -216,6 +266,7 @@ class JobLifecycle:
                 keys.SCHEDULER_WAKE,
                 counters.as_json() if counters else "",
                 base,
+                base + len(hook_keys) if dead else "",
             ],
         )
         return bool(done)
@@ -232,8 +283,18 @@ class JobLifecycle:
         only_if_expired: bool = False,
         not_before_ms: float | None = None,
         now_ms: float | None = None,
+        plan: Requeue | None = None,
     ) -> int:
-        """Back to the team queue, reservation released: 1 done, 0 stale, -1 no candidate left."""
+        """Back to the team queue, reservation released: 1 done, 0 stale, -1 no candidate left.
+        With a fallback ``plan``, its reordered chain, cooldowns and not-before are stored too."""
+        if plan is not None:
+            advance = plan.advance
+            not_before_ms = plan.not_before_ms
+        chain = (
+            [json.dumps(plan.candidates), json.dumps(plan.tokens), json.dumps(plan.cooldowns)]
+            if plan is not None
+            else []
+        )
         return int(
             await self._requeue(
                 keys=[
@@ -254,9 +315,18 @@ class JobLifecycle:
                     "" if not_before_ms is None else int(not_before_ms),
                     "" if now_ms is None else repr(now_ms),
                     keys.SCHEDULER_WAKE,
+                    *chain,
                 ],
             )
         )
+
+    async def reroute(self, job: QueuedJob, candidates: list[str], tokens: list[int]) -> bool:
+        """Store a new order of a queued job's remaining candidates, if nothing moved meanwhile."""
+        done = await self._reroute(
+            keys=[keys.job(job.id), keys.team_queue(job.team)],
+            args=[job.id, job.candidates_json, job.cursor, json.dumps(candidates), json.dumps(tokens)],
+        )
+        return bool(done)
 
     async def expired(self, limit: int = 500) -> list[Expired]:
         """Running jobs whose lease lapsed and admitted jobs nobody claimed in time."""
@@ -283,6 +353,7 @@ class JobLifecycle:
                     fields.get("provider", ""),
                     fields.get("model", ""),
                     fields.get("reservation", ""),
+                    fields,
                 )
             )
         return found

@@ -42,6 +42,8 @@ class NewJob:
     template_version: int | None = None
     batch_id: str | None = None  # the batch the job is a line of, and that line's custom_id
     custom_id: str | None = None
+    tier: str | None = None  # the tier the job is routed by (classified for tier: auto); None: a named model
+    preferred: list[str] | None = None  # the routing table's order, before health reordered it
 
     @property
     def input_tokens(self) -> int:
@@ -53,6 +55,13 @@ class NewJob:
             if self.template_id is not None and self.template_version is not None
             else {}
         )
+        routing: dict[str, str | int | float] = {}
+        if self.tier is not None:
+            routing["tier"] = self.tier
+        if self.request.latency_sla_ms is not None:
+            routing["latency_sla_ms"] = self.request.latency_sla_ms
+        if self.preferred is not None:
+            routing["preferred"] = json.dumps(self.preferred)
         return {
             "id": self.id,
             "team": self.team,
@@ -75,6 +84,7 @@ class NewJob:
             "updated_at": self.created_at,
             **template,
             **self.extra_fields(),
+            **routing,
         }
 
     def extra_fields(self) -> dict[str, str | int | float]:
@@ -123,4 +133,5 @@ def job_view(fields: dict[str, str]) -> JobView:
         cache=CacheInfo.model_validate_json(fields["cache"]) if fields.get("cache") else None,
         batch_id=fields.get("batch_id") or None,
         custom_id=fields.get("custom_id") or None,
+        tier=fields.get("tier") or None,
     )

@@ -7,6 +7,8 @@
 -- ARGV[4] 1 = only if the job's lease or claim deadline has lapsed (reaper)
 -- ARGV[5] job id   ARGV[6] team   ARGV[7] earliest ms the job may run again ('' = now)
 -- ARGV[8] now ms ('' = Redis TIME)   ARGV[9] scheduler wake channel
+-- ARGV[10] candidates JSON, ARGV[11] candidate tokens JSON, ARGV[12] per-model cooldowns JSON:
+-- a fallback plan's reordered chain (broker/fallback.py); '' (or absent) leaves each as it is
 -- Returns 1 requeued, 0 stale (nothing changed), -1 no candidate left (caller fails the job).
 local f = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'cursor', 'n_candidates', 'attempts',
   'queue_score', 'reservation')
@@ -36,6 +38,9 @@ else
 end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'cursor', cursor, 'attempts', attempts,
   'model', '', 'provider', '', 'reservation', '', 'not_before', ARGV[7], 'updated_at', now / 1000)
+if ARGV[10] and ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], 'candidates', ARGV[10], 'candidate_tokens', ARGV[11], 'cooldowns', ARGV[12])
+end
 redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('ZREM', KEYS[3], ARGV[5])
 redis.call('ZADD', KEYS[4], f[6], ARGV[5])

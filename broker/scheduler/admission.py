@@ -41,9 +41,10 @@ class TokenAdmission:
         plan: list[tuple[QueuedJob, str, list[Charge]]] = []
         wall_ms = time.time() * 1000
         for job in jobs:
-            if job.not_before_ms > wall_ms:  # a provider asked us to wait (Retry-After)
-                outcome.retry_in_s = (job.not_before_ms - wall_ms) / 1000
-                break
+            if job.not_before_ms > wall_ms:  # a provider asked this job to wait (Retry-After):
+                wait_s = (job.not_before_ms - wall_ms) / 1000  # the jobs behind it need not
+                outcome.retry_in_s = wait_s if outcome.retry_in_s is None else min(outcome.retry_in_s, wait_s)
+                continue
             charges = job_charges(self._config, team, job.key_id, job.model, job.input_tokens, job.max_tokens)
             too_big = first_too_big(charges)
             if too_big is not None:

@@ -12,6 +12,7 @@ clock, which is enough for fairness because each offers the least-served team fi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -22,12 +23,17 @@ from redis.asyncio.client import PubSub
 from broker import keys
 from broker.admission.fair import FairShare
 from broker.budgets.store import team_action
+from broker.fallback import attempt_limit
+from broker.health.store import HealthStore
 from broker.jobstore.cache_stage import release_stalled_lookups
-from broker.jobstore.lifecycle import JobLifecycle
+from broker.jobstore.lifecycle import Expired, JobLifecycle
+from broker.router import RouterSettings
 from broker.scheduler.admission import TokenAdmission, job_cost
 from broker.scheduler.dispatch import batches, send
+from broker.scheduler.rerouting import Rerouter
 from schemas.config import BrokerConfig
 from schemas.job import Attempt
+from schemas.usage import UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +52,20 @@ class Scheduler:
             weights={team: t.weight for team, t in config.teams.items()},
         )
         self._next_reap = 0.0
+        self.rerouter = Rerouter(lifecycle, HealthStore(redis, config), RouterSettings.from_config(config))
 
     async def admit_round(self) -> tuple[int, float | None]:
         """Offer every active team admission once; returns (jobs dispatched, seconds until a
         refused job could fit, if any was refused)."""
         teams = await self.lifecycle.active_teams()
         self.fair.forget_idle(teams)
+        health = await self.rerouter.snapshot() if teams else {}
         dispatched = 0
         retry_in: float | None = None
         for team in self.fair.order(teams):
             if await team_action(self.redis, team) == "block":
                 continue  # budget spent under the block policy: its queued jobs wait for a raise
-            jobs = await self.lifecycle.peek(team, self.config.scheduler.max_batch)
+            jobs = await self.rerouter.apply(await self.lifecycle.peek(team, self.config.scheduler.max_batch), health)
             if not jobs:
                 continue
             affordable = self.fair.affordable(team, [job_cost(job, self.config) for job in jobs])
@@ -85,6 +93,11 @@ class Scheduler:
                 outcome=outcome,
                 error=f"{outcome}: requeued by the scheduler",
             )
+            limit = attempt_limit(gone.n_candidates, self.config.routing.attempts_per_candidate)
+            if gone.state == "running" and gone.attempts_made >= limit:
+                if await self._fail_lost(gone, record, limit):
+                    count += 1
+                continue
             done = await self.lifecycle.requeue(
                 gone.job_id,
                 gone.team,
@@ -99,6 +112,42 @@ class Scheduler:
                 log.warning("requeued job %s (%s)", gone.job_id, outcome)
         count += await release_stalled_lookups(self.redis, self.config.cache.lookup_timeout_s)
         return count
+
+    async def _fail_lost(self, gone: Expired, record: Attempt, limit: int) -> bool:
+        """A job whose workers keep vanishing under it ends at the attempt bound, like any other
+        (``broker.fallback``), in ``failed`` with every attempt listed and as a dead letter."""
+        record = record.model_copy(update={"error": "worker_lost: its worker stopped renewing the lease"})
+        attempts = [*json.loads(gone.fields.get("attempts") or "[]"), record.model_dump()]
+        listed = "; ".join(f"#{a['number']} {a['provider']}/{a['model']}: {a.get('error')}" for a in attempts)
+        now = time.time()
+        usage = UsageRecord(
+            job_id=gone.job_id,
+            attempt=gone.attempt,
+            team=gone.team,
+            user=gone.fields.get("user", ""),
+            key_id=gone.fields.get("key_id", ""),
+            feature=gone.fields.get("feature", "default"),
+            provider=gone.provider or None,
+            model=gone.model or None,
+            state="failed",
+            tier=gone.fields.get("tier") or None,
+            created_at=float(gone.fields.get("created_at") or now),
+            finished_at=now,
+        )
+        done = await self.lifecycle.finish(
+            gone.job_id,
+            gone.attempt,
+            "failed",
+            usage.model_dump_json(),
+            record,
+            reservation=gone.reservation,
+            used=None,
+            error=f"attempt limit reached ({gone.attempts_made} of {limit}): {listed}",
+            dead_letter_team=gone.team,
+        )
+        if done:
+            log.warning("failed job %s: its worker was lost at the attempt limit", gone.job_id)
+        return done
 
     async def run(self, stop: asyncio.Event) -> None:
         interval = self.config.scheduler.reap_interval_s

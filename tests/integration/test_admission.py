@@ -109,7 +109,10 @@ def test_limits_show_team_key_and_model_buckets_and_queue_depth(limited: BrokerU
 
 def test_wait_for_refill_then_admit(tmp_path: Path) -> None:
     """A job that does not fit waits in its queue (not rejected) and runs once tokens refill."""
-    config = broker_config(teams={"alpha": {"limits": {"output_tpm": 600, "output_burst": 100}}, "beta": {}})
+    config = broker_config(
+        teams={"alpha": {"limits": {"output_tpm": 600, "output_burst": 100}}, "beta": {}},
+        models={"gpt-4o-mini": {"ttfb_timeout_s": 30}},  # a slow answer, not a hang: no fallback
+    )
     stack = start_broker(tmp_path, config=config, providers=["openai"])
     try:
         broker = BrokerUnderTest(stack)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from broker import keys
-from tests.conftest import BrokerUnderTest, start_broker
+from tests.conftest import BrokerUnderTest, broker_config, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,9 @@ def wait_for_state(broker: BrokerUnderTest, job_id: str, headers: dict[str, str]
 
 
 def test_worker_killed_mid_call_job_is_redelivered_and_recorded_once(tmp_path: Path) -> None:
-    stack = start_broker(tmp_path, providers=["openai"])
+    # a slow first byte here is the point, not a hang: keep the TTFB deadline out of the way
+    config = broker_config(models={"gpt-4o-mini": {"ttfb_timeout_s": 30}})
+    stack = start_broker(tmp_path, config, providers=["openai"])
     try:
         broker = BrokerUnderTest(stack)
         headers = broker.headers("alpha")

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_warm_shutdown_finishes_calls_in_flight(tmp_path: Path) -> None:
-    config = broker_config(worker={"lease_ttl_s": 60.0, "drain_timeout_s": 20.0})  # the reaper would be too slow
+    config = broker_config(
+        worker={"lease_ttl_s": 60.0, "drain_timeout_s": 20.0},  # the reaper would be too slow
+        models={"gpt-4o-mini": {"ttfb_timeout_s": 30}},  # the 3 s answer is slow on purpose
+    )
     stack = start_broker(tmp_path, config=config, providers=["openai"])
     try:
         broker = BrokerUnderTest(stack)

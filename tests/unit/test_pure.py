@@ -31,9 +31,11 @@ def test_named_model_then_its_fallbacks() -> None:
     assert candidate_models(request(model="gpt-4o"), CONFIG) == ["gpt-4o", "claude-sonnet"]
 
 
-def test_tier_uses_the_configured_order_and_auto_falls_back_to_the_default_tier() -> None:
+def test_tier_uses_the_configured_order_auto_is_classified_and_none_is_the_default_tier() -> None:
     assert candidate_models(request(tier="simple"), CONFIG) == CONFIG.tiers["simple"]
-    assert candidate_models(request(tier="auto"), CONFIG) == CONFIG.tiers[CONFIG.default_tier]
+    assert candidate_models(request(tier="auto"), CONFIG) == CONFIG.tiers["simple"]  # "hi" is a simple prompt
+    proof = [{"role": "user", "content": "Prove that there are infinitely many primes."}]
+    assert candidate_models(request(tier="auto", messages=proof), CONFIG) == CONFIG.tiers["complex"]
     assert candidate_models(request(), CONFIG) == CONFIG.tiers[CONFIG.default_tier]
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import anthropic
 import httpx2
 
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
 from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+from workers.providers.streamed import anthropic_streamed
 
 _STOP_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}
 
@@ -58,8 +60,13 @@ class AnthropicAdapter:
             http_client=anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout_s),
         )
 
-    async def complete(self, request: JobRequest, model: ModelConfig) -> ProviderReply:
+    async def complete(
+        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+    ) -> ProviderReply:
+        """One answer; with ``on_first_byte`` the call streams internally to report its first byte."""
         try:
+            if on_first_byte is not None:
+                return await anthropic_streamed(self._client, anthropic_params(request, model), on_first_byte)
             message = await self._client.messages.create(**anthropic_params(request, model))
         except anthropic.APIStatusError as exc:
             raise ProviderError(
@@ -72,6 +79,10 @@ class AnthropicAdapter:
             raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
         except anthropic.APIConnectionError as exc:
             raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
+        except anthropic.APIError as exc:  # an error event in the middle of a stream
+            raise ProviderError(f"stream error: {exc.message}", status=None, retryable=True) from exc
+        except (httpx2.HTTPError, aiohttp.ClientError, ConnectionError) as exc:
+            raise ProviderError(f"connection error: {exc!r}", status=None, retryable=True) from exc
         text = "".join(block.text for block in message.content if block.type == "text")
         usage = message.usage
         return ProviderReply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +47,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class ProviderAdapter(Protocol):
-    async def complete(self, request: JobRequest, model: ModelConfig) -> ProviderReply: ...
+    async def complete(
+        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+    ) -> ProviderReply: ...
 
     async def close(self) -> None: ...

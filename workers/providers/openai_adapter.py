@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
 from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+from workers.providers.streamed import openai_streamed
 
 
 def openai_messages(request: JobRequest) -> list[dict[str, Any]]:
@@ -28,14 +30,20 @@ class OpenAIAdapter:
             http_client=openai.DefaultAioHttpClient(limits=limits, timeout=timeout_s),
         )
 
-    async def complete(self, request: JobRequest, model: ModelConfig) -> ProviderReply:
+    async def complete(
+        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+    ) -> ProviderReply:
+        """One answer; with ``on_first_byte`` the call streams internally to report its first byte."""
+        params: dict[str, Any] = {
+            "model": model.upstream,
+            "messages": openai_messages(request),
+            "max_tokens": request.output_cap() or model.default_max_tokens,
+            **request.sampling(),
+        }
         try:
-            completion = await self._client.chat.completions.create(
-                model=model.upstream,
-                messages=openai_messages(request),  # type: ignore[arg-type]
-                max_tokens=request.output_cap() or model.default_max_tokens,
-                **request.sampling(),
-            )
+            if on_first_byte is not None:
+                return await openai_streamed(self._client, params, on_first_byte)
+            completion = await self._client.chat.completions.create(**params)
         except openai.APIStatusError as exc:
             raise ProviderError(
                 f"{exc.status_code}: {exc.message}",
@@ -47,6 +55,10 @@ class OpenAIAdapter:
             raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
         except openai.APIConnectionError as exc:
             raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
+        except openai.APIError as exc:  # an error event in the middle of a stream
+            raise ProviderError(f"stream error: {exc.message}", status=None, retryable=True) from exc
+        except (httpx2.HTTPError, aiohttp.ClientError, ConnectionError) as exc:
+            raise ProviderError(f"connection error: {exc!r}", status=None, retryable=True) from exc
         choice = completion.choices[0]
         usage = completion.usage
         cached = 0
