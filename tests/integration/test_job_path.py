@@ -43,6 +43,8 @@ def test_anthropic_routed_job_returns_the_openai_shape(broker: BrokerUnderTest) 
         "model": "claude-3-5-haiku",
         "messages": [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Hello"}],
         "max_tokens": 64,
+        "temperature": 0.7,
+        "top_p": 0.9,
     }
     job = submit(broker, "alpha", body).json()
     assert job["state"] == "succeeded", job

@@ -114,7 +114,7 @@ def test_anthropic_mapping_moves_system_and_merges_turns() -> None:
     params = anthropic_params(req, CONFIG.models["claude-3-5-haiku"])
     assert params["system"] == "S"
     assert params["messages"] == [{"role": "user", "content": "a\n\nb"}, {"role": "assistant", "content": "c"}]
-    assert params["temperature"] == 1.0
+    assert params["extra_body"] == {"temperature": 1.0}
     assert params["stop_sequences"] == ["END"]
     assert params["max_tokens"] == CONFIG.models["claude-3-5-haiku"].default_max_tokens
 

@@ -40,10 +40,15 @@ def anthropic_params(request: JobRequest, model: ModelConfig) -> dict[str, Any]:
     }
     if system:
         params["system"] = system
+    # the SDK no longer names the sampling parameters (newer models reject them); older models
+    # still take them on the wire, so they travel in the body as the API documents them
+    sampling: dict[str, float] = {}
     if request.temperature is not None:
-        params["temperature"] = min(request.temperature, 1.0)
+        sampling["temperature"] = min(request.temperature, 1.0)
     if request.top_p is not None:
-        params["top_p"] = request.top_p
+        sampling["top_p"] = request.top_p
+    if sampling:
+        params["extra_body"] = sampling
     if request.stop is not None:
         params["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
     return params
