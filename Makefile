@@ -26,6 +26,7 @@ chromium:
 
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy broker workers schemas
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
@@ -27,3 +29,15 @@ def async_client(config: BrokerConfig, max_connections: int = 128) -> AsyncRedis
     a thousand waiting requests need far fewer connections than requests."""
     pool = BlockingConnectionPool.from_url(redis_url(config), max_connections=max_connections, timeout=30)
     return AsyncRedis(connection_pool=pool)
+
+
+def as_text(value: Any) -> str | None:
+    """A Redis reply as text (replies are bytes; redis-py types them loosely)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def as_texts(values: Any) -> list[str]:
+    """A list reply (ZRANGE, SMEMBERS...) as text."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]

@@ -27,6 +27,7 @@ from broker.api.dropin import dropin
 from broker.api.token_hub import Delta, Event, Final, follow
 from broker.errors import Throttled
 from broker.jobstore.records import decode_hash, job_view
+from broker.redis_clients import as_text
 from broker.submit import enqueue, prepare_admissible
 from schemas.chat import JobRequest
 from schemas.job import FINAL_STATES, JobState
@@ -106,7 +107,7 @@ async def _relay(
     svc: Services, job_id: str, first: Event, events: AsyncIterator[Event], include_usage: bool
 ) -> AsyncIterator[bytes]:
     created = int(time.time())
-    model = ((await svc.redis.hget(keys.job(job_id), "model")) or b"").decode()
+    model = as_text(await svc.redis.hget(keys.job(job_id), "model")) or ""
     yield chunk(job_id, created, model, {"role": "assistant", "content": ""})
     sent: list[str] = []
     attempt: int | None = None

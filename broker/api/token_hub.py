@@ -15,12 +15,14 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from broker import keys
 from broker.api.waiters import CompletionWaiters
 from broker.jobstore.records import decode_hash
+from broker.redis_clients import as_text
 from schemas.job import FINAL_STATES, JobState
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def entry_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _decode(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Entry]:
+def _decode(entries: Any) -> list[Entry]:
     return [(i.decode() if isinstance(i, bytes) else i, decode_hash(f)) for i, f in entries]
 
 
@@ -87,8 +89,9 @@ class TokenHub:
                 log.exception("token hub read failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
-            for raw_key, entries in answer or []:
-                key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+            reply: Any = answer
+            for raw_key, entries in reply or []:
+                key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
                 decoded = _decode(entries)
                 if key in self._last and decoded:
                     self._last[key] = decoded[-1][0]
@@ -133,8 +136,8 @@ async def follow(
     state = ""
 
     async def is_final() -> bool:
-        value = await redis.hget(keys.job(job_id), "state")
-        return value is not None and JobState(value.decode()) in FINAL_STATES
+        value = as_text(await redis.hget(keys.job(job_id), "state"))
+        return value is not None and JobState(value) in FINAL_STATES
 
     final = asyncio.create_task(waiters.wait(job_id, timeout_s, is_final))
     try:
@@ -157,8 +160,8 @@ async def follow(
                     yield Final(record)
                 return
             if state_poll_s is not None:
-                row = await redis.hmget(keys.job(job_id), "state", "attempt")
-                current = (row[0] or b"").decode()
+                row: Any = await redis.hmget(keys.job(job_id), "state", "attempt")
+                current = as_text(row[0]) or ""
                 if current and current != state:
                     state = current
                     yield StateChange(current, int(row[1] or 0))

@@ -12,6 +12,7 @@ from broker import keys
 from broker.api.deps import Caller, services
 from broker.batches.store import BatchStore
 from broker.errors import NotFound
+from broker.redis_clients import as_texts
 from broker.settings import home_dir
 from broker.webhooks.events import history
 from broker.webhooks.secrets import TeamSecrets, master_key
@@ -61,7 +62,7 @@ async def batch_deliveries(batch_id: str, request: Request, who: Caller) -> JSON
 @router.get("/v1/webhooks/dead_letters")
 async def dead_letters(request: Request, who: Caller) -> JSONResponse:
     redis = services(request).redis
-    ids = [i.decode() for i in await redis.zrevrange(keys.team_dead_letters(who.team), 0, 999)]
+    ids = as_texts(await redis.zrevrange(keys.team_dead_letters(who.team), 0, 999))
     rows = [found for found in [await history(redis, event_id) for event_id in ids] if found is not None]
     return JSONResponse({"object": "list", "data": rows})
 
@@ -70,7 +71,7 @@ async def dead_letters(request: Request, who: Caller) -> JSONResponse:
 async def retry_dead_letter(message_id: str, request: Request, who: Caller) -> JSONResponse:
     """Send a dead letter again, with a fresh retry window; its history is kept."""
     redis = services(request).redis
-    ids = [i.decode() for i in await redis.zrange(keys.team_dead_letters(who.team), 0, -1)]
+    ids = as_texts(await redis.zrange(keys.team_dead_letters(who.team), 0, -1))
     event_id = next((i for i in ids if "msg_" + i.split(":", 1)[1] == message_id), None)
     if event_id is None:
         raise NotFound(f"no dead letter {message_id!r}", param="message_id")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ from broker.cache.policy import cache_plan
 from broker.errors import BrokerError
 from broker.jobstore.records import NewJob
 from broker.prompts.registry import PromptRegistry
+from broker.redis_clients import as_text
 from broker.scheduler.dispatch import make_sender
 from broker.settings import redis_url
 from broker.submit import prepare_job, render_prompt
@@ -51,7 +53,7 @@ def _cache_sender(broker_url: str) -> CacheSender:
     return CacheSender(make_sender(broker_url))
 
 
-def send_lookups(config: BrokerConfig, job_ids: list[str]) -> None:
+def send_lookups(config: BrokerConfig, job_ids: Sequence[str]) -> None:
     sender = _cache_sender(redis_url(config))
     for job_id in job_ids:
         sender.lookup(job_id)
@@ -186,7 +188,7 @@ async def expand(batch_id: str, config: BrokerConfig, redis: Redis, files: FileS
         await batches.transition(batch_id, [BatchStatus.VALIDATING], BatchStatus.FAILED, failed_at=now, expanded=1)
         await batches.transition(batch_id, [BatchStatus.CANCELLING], BatchStatus.CANCELLING, expanded=1)
         await batches.due(batch_id, now)
-        return BatchStatus(await redis.hget(keys.batch(batch_id), "status") or b"failed")
+        return BatchStatus(as_text(await redis.hget(keys.batch(batch_id), "status")) or "failed")
     chunk = config.batches.create_chunk
     for start in range(0, len(expansion.jobs), chunk):
         if (await redis.hget(keys.batch(batch_id), "status")) == BatchStatus.CANCELLING.value.encode():

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from broker import keys
 from broker.errors import InvalidRequest, NotFound
 from broker.jobstore.records import decode_hash
+from broker.redis_clients import as_texts
 from schemas.batch import FileObject
 
 UPLOAD_PURPOSES = ("batch",)
@@ -96,7 +97,7 @@ class FileStore:
             "created_at": now,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.file(file_id), mapping=fields)
+            pipe.hset(keys.file(file_id), mapping=dict[Any, Any](fields))
             pipe.zadd(keys.team_files(team), {file_id: now})
             await pipe.execute()
         return file_object({k: str(v) for k, v in fields.items()})
@@ -118,7 +119,7 @@ class FileStore:
         return path
 
     async def list(self, team: str, purpose: str | None = None, limit: int = 10_000) -> list[FileObject]:
-        ids = [i.decode() for i in await self.redis.zrevrange(keys.team_files(team), 0, limit - 1)]
+        ids = as_texts(await self.redis.zrevrange(keys.team_files(team), 0, limit - 1))
         async with self.redis.pipeline(transaction=False) as pipe:
             for file_id in ids:
                 pipe.hgetall(keys.file(file_id))

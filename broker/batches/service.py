@@ -16,6 +16,7 @@ from broker.batches.files import FileStore
 from broker.batches.lines import completion_window_s
 from broker.batches.store import BatchStore
 from broker.errors import Conflict, InvalidRequest
+from broker.redis_clients import as_text
 from broker.webhooks.callbacks import check_callback_url
 from schemas.batch import BatchCreate, BatchObject, BatchStatus
 from schemas.config import BrokerConfig
@@ -67,7 +68,7 @@ async def create_batch(
     if resume:
         existing = await redis.get(idem)
         if existing is not None:
-            batch_id = existing.decode()
+            batch_id = as_text(existing) or ""
             fields = await batches.raw(batch_id)
             if fields:
                 if fields.get("expanded") != "1" and float(fields.get("validating_until") or 0) < time.time():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -14,6 +15,7 @@ from broker.batches.view import batch_object, counter_fields, counts_from
 from broker.errors import NotFound
 from broker.jobstore.lua import register
 from broker.jobstore.records import NewJob, decode_hash
+from broker.redis_clients import as_texts
 from schemas.batch import BatchCreate, BatchObject, BatchStatus
 
 PACKAGE = "broker.batches"
@@ -52,7 +54,7 @@ class BatchStore:
             "digest": digest,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.batch(batch_id), mapping=fields)
+            pipe.hset(keys.batch(batch_id), mapping=dict[Any, Any](fields))
             pipe.zadd(keys.team_batches(principal.team), {batch_id: now})
             pipe.zadd(keys.BATCHES_DUE, {batch_id: int((now + lease_s) * 1000)})
             await pipe.execute()
@@ -81,9 +83,9 @@ class BatchStore:
         key = keys.team_batches(team)
         start = 0
         if after:
-            rank = await self.redis.zrevrank(key, after)
+            rank: Any = await self.redis.zrevrank(key, after)
             start = 0 if rank is None else rank + 1
-        ids = [i.decode() for i in await self.redis.zrevrange(key, start, start + limit)]
+        ids = as_texts(await self.redis.zrevrange(key, start, start + limit))
         views = []
         for batch_id in ids[:limit]:
             fields = await self.raw(batch_id)
@@ -111,7 +113,7 @@ class BatchStore:
 
     async def create_jobs(
         self, team: str, jobs: Sequence[NewJob], cached: Callable[[NewJob], bool] = lambda _: False
-    ) -> tuple[int, list[str]]:
+    ) -> tuple[int, Sequence[str]]:
         """Store and enqueue jobs that do not exist yet, in one atomic step; jobs for which
         ``cached`` holds wait for a cache lookup instead. Returns (created, ids to look up)."""
         if not jobs:

@@ -85,5 +85,5 @@ def batch_object(fields: dict[str, str], live: dict[str, float]) -> BatchObject:
             invalid=invalid,
             cost_usd=round(float(counts.get("cost_usd", 0.0)), 8),
         ),
-        **{name: _int(fields, name) for name in TIMESTAMPS},
+        **{name: _int(fields, name) for name in TIMESTAMPS},  # type: ignore[arg-type]
     )

@@ -64,7 +64,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         return [literal]
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 async def callback_problem(url: str, config: WebhooksConfig) -> str | None:

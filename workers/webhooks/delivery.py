@@ -68,7 +68,7 @@ async def build_event(redis: Redis, event_id: str, now: float) -> dict[str, str]
         "attempts": "0",
         "created_at": str(now),
     }
-    await redis.hset(key, mapping=record)  # one claimer at a time holds an event (leased)
+    await redis.hset(key, mapping=dict[Any, Any](record))  # one claimer at a time holds an event (leased)
     return record
 
 
@@ -146,7 +146,7 @@ class WebhookWorker:
 
     async def _close(self, event_id: str, event: dict[str, str], fields: dict[str, Any]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.webhook_event(event_id), mapping=fields)
+            pipe.hset(keys.webhook_event(event_id), mapping=dict[Any, Any](fields))
             pipe.expire(keys.webhook_event(event_id), EVENT_TTL_S)
             pipe.expire(keys.webhook_attempts(event_id), EVENT_TTL_S)
             pipe.zrem(keys.WEBHOOKS_DUE, event_id)
