@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from broker.cli.running import setup_logging, stop_on_signals
 from broker.settings import current_config
 
 batches_app = typer.Typer(no_args_is_help=True, help="Batches made with `submit` or the Batch API.")
@@ -154,20 +155,14 @@ def list_batches(team: Annotated[str, typer.Option()], limit: Annotated[int, typ
 
 def webhook_worker() -> None:
     """Deliver signed webhooks (per job and per batch), retrying for up to a day."""
-    import logging
-    import signal
-
     from broker.settings import home_dir
     from workers.webhooks.delivery import WebhookWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     config = current_config()
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         redis = _redis()
         try:
             await WebhookWorker(redis, config, home_dir()).run(stop)

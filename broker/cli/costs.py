@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from broker.cli.running import setup_logging, stop_on_signals
 from broker.settings import current_config
 
 budgets_app = typer.Typer(no_args_is_help=True, help="Monthly budgets: spend against budget, raise a budget.")
@@ -196,18 +196,14 @@ def ledger_reconcile(month: MonthOpt = None, ledger: LedgerOpt = None) -> None:
 def monitor() -> None:
     """Budget upkeep: deliver alerts (signed webhooks), sweep thresholds, reconcile the
     spend counters with the ledger. Run one (or more: every step is idempotent)."""
-    import logging
 
     from workers.monitor import run_monitor
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging()
     config = current_config()
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         await run_monitor(config, _storage(None), stop)
 
     asyncio.run(main())

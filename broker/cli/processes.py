@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -15,13 +14,10 @@ from typing import Annotated
 
 import typer
 
+from broker.cli.running import setup_logging, stop_on_signals
 from broker.settings import current_config, home_dir, load_config, redis_url
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (default: sample)")]
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def api(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None) -> None:
@@ -51,14 +47,11 @@ def scheduler() -> None:
     from broker.scheduler.dispatch import make_sender
     from broker.scheduler.loop import Scheduler
 
-    _logging()
+    setup_logging()
     config = current_config()
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         redis = async_client(config)
         lifecycle = JobLifecycle(redis)
         runner = Scheduler(redis, config, TokenAdmission(lifecycle, config), make_sender(redis_url(config)), lifecycle)
@@ -103,7 +96,7 @@ def sink(consumer: Annotated[str, typer.Option(help="stable consumer name")] = "
     from workers.feedback_sink import FeedbackSink
     from workers.usage_sink import UsageSink
 
-    _logging()
+    setup_logging()
     config = current_config()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -18,11 +18,7 @@ redis.call('HSET', KEYS[1], 'state', 'succeeded', 'stage', '', 'result', ARGV[1]
 redis.call('ZREM', KEYS[2], ARGV[6])
 redis.call('XADD', KEYS[3], '*', 'job_id', ARGV[6], 'record', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
-if ARGV[8] and ARGV[8] ~= '' then
-  for _, bump in ipairs(cjson.decode(ARGV[8])) do
-    redis.call('HINCRBY', KEYS[tonumber(bump[1])], bump[2], bump[3])
-  end
-end
+bump_counters(ARGV[8])
 job_final_hooks(KEYS[1], 'succeeded', ARGV[2], now, ARGV[9])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1

@@ -8,6 +8,19 @@
 --   webhooks due (zset event id -> ms)   batches due (zset batch id -> ms)
 --   batch counters (hash '<batch id>:<counter>' -> number)
 -- base '' or nil: the caller passed no hook keys (nothing is done).
+-- Also here, for the same scripts: bump_counters.
+
+-- Spend and stats increments (broker.budgets.counters): a JSON list of
+-- [index in KEYS, field, integer increment as text]; '' or nil: nothing to add.
+local function bump_counters(spec)
+  if not spec or spec == '' then
+    return
+  end
+  for _, bump in ipairs(cjson.decode(spec)) do
+    redis.call('HINCRBY', KEYS[tonumber(bump[1])], bump[2], bump[3])
+  end
+end
+
 local function job_final_hooks(job_key, state, usage_json, now, base)
   if not base or base == '' then
     return

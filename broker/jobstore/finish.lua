@@ -46,11 +46,7 @@ if ARGV[14] == '1' and ARGV[2] == 'failed' then
 end
 redis.call('XADD', KEYS[3], '*', 'job_id', ARGV[8], 'record', ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
-if ARGV[14] and ARGV[14] ~= '' then
-  for _, bump in ipairs(cjson.decode(ARGV[14])) do
-    redis.call('HINCRBY', KEYS[tonumber(bump[1])], bump[2], bump[3])
-  end
-end
+bump_counters(ARGV[14])
 if ARGV[16] and ARGV[16] ~= '' and ARGV[2] == 'failed' then
   redis.call('ZADD', KEYS[tonumber(ARGV[16])], now, ARGV[8])
 end
