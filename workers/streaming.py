@@ -85,18 +85,12 @@ async def call_provider(
     """The provider call for a job: streamed and relayed when the caller asked for a stream.
     ``on_first_byte`` (the time-to-first-byte deadline's probe) is called when the provider
     starts answering."""
-    if not request.stream or not hasattr(adapter, "stream"):
+    if not request.stream:
         reply: ProviderReply = await adapter.complete(request, model, on_first_byte)
         return reply
     relay = TokenRelay(redis, job_id, attempt)
-
-    def on_delta(text: str) -> None:
-        if on_first_byte is not None and not relay.pushed:
-            on_first_byte()
-        relay.push(text)
-
     try:
-        reply = await adapter.stream(request, model, on_delta)
+        reply = await adapter.complete(request, model, on_first_byte, relay.push)
     except ProviderError as exc:
         await relay.end("error")
         if relay.pushed and exc.retryable:

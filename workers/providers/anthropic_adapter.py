@@ -17,9 +17,7 @@ import httpx2
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
 from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
-from workers.providers.streamed import anthropic_streamed
-
-_STOP_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}
+from workers.providers.streamed import ANTHROPIC_STOP_REASONS, anthropic_streamed
 
 
 def anthropic_params(request: JobRequest, model: ModelConfig) -> dict[str, Any]:
@@ -66,12 +64,17 @@ class AnthropicAdapter:
         )
 
     async def complete(
-        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+        self,
+        request: JobRequest,
+        model: ModelConfig,
+        on_first_byte: Callable[[], None] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> ProviderReply:
-        """One answer; with ``on_first_byte`` the call streams internally to report its first byte."""
+        """One answer. With ``on_first_byte`` or ``on_delta`` the call streams, reporting its
+        first byte and handing on each piece of text as it arrives."""
         try:
-            if on_first_byte is not None:
-                return await anthropic_streamed(self._client, anthropic_params(request, model), on_first_byte)
+            if on_first_byte is not None or on_delta is not None:
+                return await anthropic_streamed(self._client, anthropic_params(request, model), on_first_byte, on_delta)
             message = await self._client.messages.create(**anthropic_params(request, model))
         except anthropic.APIStatusError as exc:
             raise ProviderError(
@@ -92,18 +95,12 @@ class AnthropicAdapter:
         usage = message.usage
         return ProviderReply(
             text=text,
-            finish_reason=_STOP_REASONS.get(message.stop_reason or "end_turn", "stop"),  # type: ignore[arg-type]
+            finish_reason=ANTHROPIC_STOP_REASONS.get(message.stop_reason or "end_turn", "stop"),  # type: ignore[arg-type]
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cached_tokens=usage.cache_read_input_tokens or 0,
             upstream_model=message.model,
         )
-
-    async def stream(self, request: JobRequest, model: ModelConfig, on_delta: Callable[[str], None]) -> ProviderReply:
-        """The same call, streamed: ``on_delta`` gets each piece of text as it arrives."""
-        from workers.providers.anthropic_stream import stream_anthropic
-
-        return await stream_anthropic(self._client, request, model, on_delta)
 
     async def close(self) -> None:
         await self._client.close()

@@ -48,7 +48,11 @@ def parse_retry_after(value: str | None) -> float | None:
 
 class ProviderAdapter(Protocol):
     async def complete(
-        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+        self,
+        request: JobRequest,
+        model: ModelConfig,
+        on_first_byte: Callable[[], None] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> ProviderReply: ...
 
     async def close(self) -> None: ...

@@ -31,9 +31,14 @@ class OpenAIAdapter:
         )
 
     async def complete(
-        self, request: JobRequest, model: ModelConfig, on_first_byte: Callable[[], None] | None = None
+        self,
+        request: JobRequest,
+        model: ModelConfig,
+        on_first_byte: Callable[[], None] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> ProviderReply:
-        """One answer; with ``on_first_byte`` the call streams internally to report its first byte."""
+        """One answer. With ``on_first_byte`` or ``on_delta`` the call streams, reporting its
+        first byte and handing on each piece of text as it arrives."""
         params: dict[str, Any] = {
             "model": model.upstream,
             "messages": openai_messages(request),
@@ -41,8 +46,8 @@ class OpenAIAdapter:
             **request.sampling(),
         }
         try:
-            if on_first_byte is not None:
-                return await openai_streamed(self._client, params, on_first_byte)
+            if on_first_byte is not None or on_delta is not None:
+                return await openai_streamed(self._client, params, on_first_byte, on_delta)
             completion = await self._client.chat.completions.create(**params)
         except openai.APIStatusError as exc:
             raise ProviderError(
@@ -72,12 +77,6 @@ class OpenAIAdapter:
             cached_tokens=cached,
             upstream_model=completion.model,
         )
-
-    async def stream(self, request: JobRequest, model: ModelConfig, on_delta: Callable[[str], None]) -> ProviderReply:
-        """The same call, streamed: ``on_delta`` gets each piece of text as it arrives."""
-        from workers.providers.openai_stream import stream_openai
-
-        return await stream_openai(self._client, request, model, on_delta)
 
     async def close(self) -> None:
         await self._client.close()
