@@ -111,7 +111,9 @@ async def peak_in_flight(stack: Stack, key: str, jobs: int, latency_s: float) ->
 
 def one_run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="lb-bench-") as tmp:
-        stack = bench_stack(Path(args.home or tmp), workers_per_provider=args.workers)
+        # the in-flight phase's provider answers after 10 s: past the default 3 s first-byte deadline
+        slow_ok = {"models": {MODEL: {"ttfb_timeout_s": 30}}}
+        stack = bench_stack(Path(args.home or tmp), workers_per_provider=args.workers, overrides=slow_ok)
         try:
             key = team_key(stack, "search")
             latency = asyncio.run(added_latency(stack, key, args.latency_jobs))

@@ -16,7 +16,7 @@ import yaml
 
 from broker.auth import create_api_key
 from broker.redis_clients import sync_client
-from broker.settings import sample_config_path
+from broker.settings import deep_merge, sample_config_path
 from scripts.embedded_redis import free_port
 from scripts.stack import Stack
 
@@ -52,8 +52,7 @@ def bench_stack(
     config["simulator"] = {"latency_s": 0.0}
     for provider in config["providers"].values():
         provider["simulate"] = "always"
-    for key, value in (overrides or {}).items():
-        config[key] = value
+    config = deep_merge(config, overrides or {})
     stack = Stack(config, home, redis_port=free_port(), api_port=free_port())
     stack.prepare()
     stack.start_api()

@@ -6,6 +6,7 @@ best effort and never fails a job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -36,20 +37,36 @@ def priced_usage(
     )
 
 
+BUDGET_CHECK_DELAY_S = 0.2
+"""Jobs of one team and feature finishing within this long share one budget check: at
+hundreds of jobs a second a check per job would cost more Redis round trips than the job.
+Admission never waits for it (submit reads the live spend counters)."""
+
+
 class Accounting:
     def __init__(self, redis: Redis, config: BrokerConfig) -> None:
         self.redis = redis
         self.budgets = BudgetStore(redis, config)
+        self._due: set[tuple[str, str]] = set()
 
     async def after_finish(self, usage: UsageRecord) -> None:
-        """Spend moved: fire the thresholds it crossed and publish the team's budget state.
-        A failure here only delays alerts until the monitor's next sweep."""
+        """Spend moved: soon fire the thresholds it crossed and publish the team's budget
+        state (one check for every job of the scope that finishes meanwhile)."""
         if usage.cost_usd <= 0:
             return
+        scope = (usage.team, usage.feature)
+        if scope in self._due:
+            return
+        self._due.add(scope)
+        loop = asyncio.get_running_loop()
+        loop.call_later(BUDGET_CHECK_DELAY_S, lambda: loop.create_task(self._check(scope)))
+
+    async def _check(self, scope: tuple[str, str]) -> None:
+        self._due.discard(scope)  # spend from here on schedules the next check
         try:
-            await self.budgets.check(usage.team, usage.feature)
-        except Exception:
-            log.exception("budget check after job %s failed; the monitor's sweep will catch up", usage.job_id)
+            await self.budgets.check(*scope)
+        except Exception:  # only delays alerts until the monitor's next sweep
+            log.exception("budget check of %s/%s failed; the monitor's sweep will catch up", *scope)
 
     async def provider_error(self, provider: str, model: str, status: int | None) -> None:
         try:

@@ -7,6 +7,7 @@ submit, scheduler at admission) reads a snapshot of all models, cached in-proces
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Mapping
@@ -94,20 +95,30 @@ class HealthStore:
 
 
 class HealthCache:
-    """The last snapshot, reread when older than ``ttl_s`` (monotonic clock)."""
+    """The last snapshot, reread when older than ``ttl_s`` (monotonic clock). One reread at a
+    time: a thousand requests arriving as the snapshot expires share a single Redis read."""
 
     def __init__(self, store: HealthStore, ttl_s: float) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self._snapshot: dict[str, ModelHealth] = {}
         self._read_at = float("-inf")
+        self._reading: asyncio.Future[dict[str, ModelHealth]] | None = None
 
     async def get(self) -> dict[str, ModelHealth]:
-        now = time.monotonic()
-        if now - self._read_at >= self.ttl_s:
+        if time.monotonic() - self._read_at < self.ttl_s:
+            return self._snapshot
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._reread())
+        return await asyncio.shield(self._reading)
+
+    async def _reread(self) -> dict[str, ModelHealth]:
+        try:
             self._snapshot = await self.store.snapshot()
-            self._read_at = now
-        return self._snapshot
+            self._read_at = time.monotonic()
+            return self._snapshot
+        finally:
+            self._reading = None
 
     def note(self, model: str, health: ModelHealth) -> None:
         """Fold in a record this process has just written or learnt (e.g. a probe claimed)."""

@@ -51,19 +51,20 @@ async def _event_batches(
     time: one await per block rather than per line, and deltas still reach the caller live."""
     pending = b""
     first = True
+    done = False
     async for block in chunks:
         if first:
             first = False
             if on_first_byte is not None:
                 on_first_byte()
+        if done:
+            continue  # read to the end, or the connection cannot go back to the pool
         lines = (pending + block).split(b"\n")
         pending = lines.pop()
         events, done = _parse(lines)
         if events:
             yield events
-        if done:
-            return
-    if pending:
+    if pending and not done:
         events, _ = _parse([pending])
         if events:
             yield events
