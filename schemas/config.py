@@ -261,7 +261,7 @@ class CacheConfig(Strict):
         le=1,
         description="similarity enough for a pair the guard reads as the same words (never above threshold)",
     )
-    candidates: int = Field(default=32, gt=0, le=100, description="nearest entries checked per semantic lookup")
+    candidates: int = Field(default=16, gt=0, le=100, description="nearest entries checked per semantic lookup")
     max_temperature: float | None = Field(
         default=0.0, ge=0, description="requests up to this temperature are cacheable; null: any temperature"
     )

@@ -2,10 +2,12 @@
 
 Lookup, in order: the exact layer (one Redis GET on the hash of scope and query); then,
 if the scope holds any entry at all, the semantic layer: embed the query, take the
-scope's nearest entries from Chroma, and accept the most similar one that clears the
-threshold, passes the near-miss guard, still exists in Redis and fits the request's
-``max_tokens``. Team isolation needs no check here: the scope includes the owner, and
-each scope has its own collection.
+scope's nearest entries from Chroma among those with the same anchors (numbers and quoted
+text, which the guard requires equal), and accept the most similar one that passes the
+near-miss guard, clears the threshold (the lower same-words threshold when the guard reads
+both as the same words), still exists in Redis and fits the request's ``max_tokens``.
+Team isolation needs no check here: the scope includes the owner, and each scope has its
+own collection.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from schemas.job import CacheInfo
 from workers.cache.embedder import Embedder
 from workers.cache.job import CachedJob
 from workers.cache.outcome import hit_result, hit_usage
-from workers.cache.vectors import Neighbour, VectorIndex
+from workers.cache.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,12 @@ class CacheService:
         vector = self.embedder.embed([key.query])[0]
         anchors = anchor_key(key.query)
         refused = []
-        for neighbour in self._candidates(key, vector, anchors):
+        # with the guard, only entries stored with the same anchors (numbers, quoted text): the
+        # guard refuses all others, and among a thousand "where is my order N" entries the same
+        # order in other words is not in the first few by similarity alone
+        where = (anchors or "") if self.config.cache.guard else None
+        nearest = self.index.nearest(key.scope_id, vector, self.config.cache.candidates, where)
+        for neighbour in nearest:
             if neighbour.similarity < same_words:
                 break
             if neighbour.id == key.entry_id:
@@ -98,17 +105,6 @@ class CacheService:
             if fits(entry, output_cap):
                 return Lookup(Found(entry, "semantic", round(neighbour.similarity, 6)), "")
         return Lookup(None, f"near miss refused: {', '.join(refused[:8])}" if refused else "no match")
-
-    def _candidates(self, key: CacheKey, vector: list[float], anchors: str | None) -> list[Neighbour]:
-        """The scope's nearest entries and, when the query has anchors (numbers, quoted text),
-        the nearest of those stored with the same anchors: among a thousand "where is my order
-        N" entries the same order in other words is not in the first few by similarity, yet it
-        is the only kind the guard can accept."""
-        count = self.config.cache.candidates
-        found = {n.id: n for n in self.index.nearest(key.scope_id, vector, count)}
-        if anchors is not None:
-            found.update((n.id, n) for n in self.index.nearest(key.scope_id, vector, count, anchors))
-        return sorted(found.values(), key=lambda n: n.similarity, reverse=True)
 
     def lookup_job(self, job_id: str) -> str:
         """Answer a job in the cache stage from the cache, or send it to its team queue.
@@ -185,7 +181,7 @@ class CacheService:
         # entry never lands (a crash in between) is never served
         if self.config.cache.semantic and key.query is not None:
             vector = self.embedder.embed([key.query])[0]
-            self.index.add(key, vector, now + self.config.cache.ttl_s, anchor_key(key.query))
+            self.index.add(key, vector, now + self.config.cache.ttl_s, anchor_key(key.query) or "")
         gone = self.entries.put(entry)
         if gone:
             self.index.delete(key.scope_id, gone)

@@ -95,7 +95,7 @@ class VectorIndex:
         return found
 
     def add(self, key: CacheKey, vector: list[float], expires_at: float, anchors: str | None = None) -> None:
-        """Keep the query's vector; ``anchors`` (its numbers and quoted text, see
+        """Keep the query's vector; ``anchors`` (its numbers and quoted text, "" for none: see
         ``broker.cache.guard.anchor_key``) lets a lookup ask for the entries that share them."""
         assert key.query is not None
         metadata: dict[str, Any] = {"expires_at": expires_at}
@@ -120,7 +120,8 @@ class VectorIndex:
 
     def nearest(self, scope_id: str, vector: list[float], count: int, anchors: str | None = None) -> list[Neighbour]:
         """The scope's closest entries, most similar first (cosine similarity = 1 - distance);
-        with ``anchors``, only among the entries stored with those anchors."""
+        with ``anchors``, only among the entries stored with those anchors (a vector stored
+        without any is then never found: it ages out with its entry's TTL)."""
         where = cast(Any, {"anchors": anchors}) if anchors is not None else None
         with self._lock:
             collection = self._collection(scope_id)
