@@ -244,8 +244,10 @@ class ChromaSettings(Strict):
 class CacheConfig(Strict):
     """The answer cache: an exact layer in Redis, then a semantic layer in Chroma.
 
-    ``threshold`` is the cosine similarity a semantic hit needs; the shipped value comes from
-    ``llm-broker cache calibrate`` (see docs/benchmarks.md) and is only trustworthy with the
+    ``threshold`` is the cosine similarity a semantic hit needs; ``same_words_threshold`` the
+    lower one enough when the guard reads both prompts as the same content words (typos and
+    synonyms move the embedding, not the meaning). The shipped values come from
+    ``llm-broker cache calibrate`` (see docs/benchmarks.md) and are only trustworthy with the
     near-miss ``guard`` on.
     """
 
@@ -253,7 +255,13 @@ class CacheConfig(Strict):
     semantic: bool = True
     guard: bool = True
     threshold: float = Field(default=0.81, gt=0, le=1)
-    candidates: int = Field(default=4, gt=0, le=50, description="nearest entries checked per semantic lookup")
+    same_words_threshold: float = Field(
+        default=0.81,
+        gt=0,
+        le=1,
+        description="similarity enough for a pair the guard reads as the same words (never above threshold)",
+    )
+    candidates: int = Field(default=16, gt=0, le=100, description="nearest entries checked per semantic lookup")
     max_temperature: float | None = Field(
         default=0.0, ge=0, description="requests up to this temperature are cacheable; null: any temperature"
     )

@@ -70,7 +70,7 @@ class Bench:
     def lookup(self, item: StreamItem) -> tuple[Lookup, float, Any]:
         key = cache_key(request(item.text), self.team, self.config)
         started = time.perf_counter()
-        found = self.service.find(key, None, self.config.cache.threshold)
+        found = self.service.find(key, None, self.config.cache.threshold, self.config.cache.same_words_threshold)
         return found, time.perf_counter() - started, key
 
     def judge(self, item: StreamItem, lookup: Lookup) -> bool | None:
@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = {
         "benchmark": "cache",
         "threshold": config.cache.threshold,
+        "same_words_threshold": config.cache.same_words_threshold,
+        "candidates": config.cache.candidates,
         "guard": config.cache.guard,
         "stream": stream,
         "stream_surface_reasks": surface,

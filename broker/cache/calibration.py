@@ -10,6 +10,13 @@ hundred pairs pin a precision of 0.99 down only loosely.
 The recommendation is the lowest threshold, with the guard, whose precision reaches the
 target there *and at every higher threshold* (precision is not monotonic in the threshold:
 a lone point that happens to reach the target is not a safe setting).
+
+Two thresholds are calibrated, because the guard sorts the pairs it lets through into two
+kinds: those it reads as the *same words* (every content word matched, after synonyms,
+inflections and typos) and free rewordings. Typos and synonyms move MiniLM's vector a long
+way ("reqest a repeat perscription": cosine 0.42) without moving the meaning, so the
+same-words pairs are recommended their own, lower, threshold from their own rows; the
+rewording threshold is then the lowest at which the two together still reach the target.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ class Row:
     precision_low95: float | None
     recall: float
     hit_rate: float
+    subset: str = "all"
+    """"all" pairs, or only those the guard reads as the "same words"."""
+    same_words_threshold: float | None = None
+    """Where set: a same-words pair needed only this similarity (the two-threshold rule)."""
 
 
 def load_pairs(path: Path) -> list[Pair]:
@@ -73,12 +84,24 @@ def thresholds(low: float = 0.5, high: float = 0.99, step: float = 0.01) -> list
 
 
 def evaluate(
-    pairs: Sequence[Pair], similarity: Sequence[float], guard_ok: Sequence[bool], threshold: float, guard: bool
+    pairs: Sequence[Pair],
+    similarity: Sequence[float],
+    guard_ok: Sequence[bool],
+    threshold: float,
+    guard: bool,
+    same_words: Sequence[bool] | None = None,
+    same_words_threshold: float | None = None,
+    subset: str = "all",
 ) -> Row:
+    """Figures at ``threshold`` over ``pairs`` (recall against all of their positives). With
+    ``same_words`` and ``same_words_threshold`` (and the guard), a pair the guard reads as the
+    same words is a hit from that lower threshold already."""
     positives = sum(1 for p in pairs if p.same)
+    lower = same_words if same_words is not None and same_words_threshold is not None and guard else None
     true_hits = false_hits = 0
-    for pair, sim, ok in zip(pairs, similarity, guard_ok, strict=True):
-        if sim >= threshold and (ok or not guard):
+    for i, (pair, sim, ok) in enumerate(zip(pairs, similarity, guard_ok, strict=True)):
+        bar = same_words_threshold if lower is not None and lower[i] and same_words_threshold is not None else threshold
+        if sim >= min(bar, threshold) and (ok or not guard):
             if pair.same:
                 true_hits += 1
             else:
@@ -95,6 +118,8 @@ def evaluate(
         precision_low95=round(low, 4) if low is not None else None,
         recall=round(true_hits / positives, 4) if positives else 0.0,
         hit_rate=round(hits / len(pairs), 4) if pairs else 0.0,
+        subset=subset,
+        same_words_threshold=same_words_threshold if lower is not None else None,
     )
 
 
@@ -102,6 +127,26 @@ def table(
     pairs: Sequence[Pair], similarity: Sequence[float], guard_ok: Sequence[bool], levels: Sequence[float]
 ) -> list[Row]:
     return [evaluate(pairs, similarity, guard_ok, t, guard) for guard in (True, False) for t in levels]
+
+
+def same_words_table(
+    pairs: Sequence[Pair],
+    similarity: Sequence[float],
+    guard_ok: Sequence[bool],
+    same_words: Sequence[bool],
+    levels: Sequence[float],
+) -> list[Row]:
+    """Rows over the same-words pairs only (hits among them; recall against every positive)."""
+    positives = sum(1 for p in pairs if p.same)
+    chosen = [i for i, same in enumerate(same_words) if same and guard_ok[i]]
+    sub_pairs = [pairs[i] for i in chosen]
+    rows = []
+    for t in levels:
+        row = evaluate(sub_pairs, [similarity[i] for i in chosen], [True] * len(chosen), t, True, subset="same words")
+        recall = round(row.true_hits / positives, 4) if positives else 0.0
+        hit_rate = round(row.hits / len(pairs), 4) if pairs else 0.0
+        rows.append(Row(**{**asdict(row), "recall": recall, "hit_rate": hit_rate}))
+    return rows
 
 
 def recommend(rows: Sequence[Row], target: float, guard: bool = True) -> Row | None:
@@ -115,13 +160,49 @@ def recommend(rows: Sequence[Row], target: float, guard: bool = True) -> Row | N
     return chosen
 
 
-def false_hits(
-    pairs: Sequence[Pair], similarity: Sequence[float], guard_ok: Sequence[bool], threshold: float
-) -> list[dict[str, object]]:
-    """The pairs the cache would answer wrongly at ``threshold`` with the guard: to read, since
-    the labels may be wrong too."""
-    return [
-        {**asdict(pair), "similarity": round(sim, 4)}
-        for pair, sim, ok in zip(pairs, similarity, guard_ok, strict=True)
-        if not pair.same and sim >= threshold and ok
+def recommend_two(
+    pairs: Sequence[Pair],
+    similarity: Sequence[float],
+    guard_ok: Sequence[bool],
+    same_words: Sequence[bool],
+    levels: Sequence[float],
+    target: float,
+) -> Row | None:
+    """The two-threshold rule: the same-words threshold recommended from the same-words rows,
+    then the lowest rewording threshold at which the rule (both thresholds together) reaches
+    ``target`` there and at every higher rewording threshold."""
+    same_row = recommend(same_words_table(pairs, similarity, guard_ok, same_words, levels), target)
+    if same_row is None:
+        return None
+    rows = [
+        evaluate(pairs, similarity, guard_ok, t, True, same_words, min(same_row.threshold, t))
+        for t in levels
+        if t >= same_row.threshold
     ]
+    return recommend(rows, target)
+
+
+def false_hits(
+    pairs: Sequence[Pair],
+    similarity: Sequence[float],
+    guard_ok: Sequence[bool],
+    threshold: float,
+    same_words: Sequence[bool] | None = None,
+    same_words_threshold: float | None = None,
+) -> list[dict[str, object]]:
+    """The pairs the cache would answer wrongly at ``threshold`` (and ``same_words_threshold``
+    for same-words pairs) with the guard: to read, since the labels may be wrong too."""
+    wrong = []
+    for i, (pair, sim, ok) in enumerate(zip(pairs, similarity, guard_ok, strict=True)):
+        lower = same_words is not None and same_words[i] and same_words_threshold is not None
+        bar = min(threshold, same_words_threshold) if lower and same_words_threshold is not None else threshold
+        if not pair.same and sim >= bar and ok:
+            wrong.append({**asdict(pair), "similarity": round(sim, 4), "same_words": bool(lower)})
+    return wrong
+
+
+def half(pairs: Sequence[Pair], part: int) -> list[int]:
+    """Positions of one half of a pairs file (0: even lines, 1: odd lines): a split that keeps
+    each kind of pair about evenly on both sides, for fitting on one half and checking on
+    the other."""
+    return [i for i in range(len(pairs)) if i % 2 == part]

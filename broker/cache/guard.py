@@ -27,16 +27,39 @@ near miss returns a wrong answer, so every rule errs towards refusing.
 
 from __future__ import annotations
 
-from broker.cache.lexicon import NEGATING_PREFIXES, OPPOSED_PARTICLES, OPPOSED_PREFIXES
+from dataclasses import dataclass
+from functools import lru_cache
+
+from broker.cache.lexicon import OPPOSED_PARTICLES, QUESTION_IMPLIES
+from broker.cache.morphology import edit_distance, prefixed_opposites, typo
 from broker.cache.reading import Reading, read
+
+__all__ = ["Verdict", "anchor_key", "edit_distance", "is_near_miss", "judge", "near_miss_reasons", "typo"]
 
 MAX_SUBSTITUTED = 2
 """A swap of up to this many words on each side is a substitution (so is a larger one in a
 sentence that shares more words than it swaps); anything else is a rewording."""
 
 
-def near_miss_reasons(cached: str, new: str) -> list[str]:
-    """Why ``new`` must not be answered with the answer cached for ``cached`` ([] = no objection)."""
+@dataclass(frozen=True)
+class Verdict:
+    reasons: tuple[str, ...]
+    """Why the new prompt must not get the cached answer; empty when the guard has no objection."""
+    same_words: bool
+    """No objection, and every content word of each prompt has its counterpart in the other
+    (after synonyms, inflections, typos and compounds), with the same particles, negations and
+    question of reason: the prompts say the same words in other order, spelling or framing.
+    Such a pair may be answered at a lower similarity than a free rewording
+    (``cache.same_words_threshold``): typos and synonyms move the embedding, not the meaning."""
+
+
+def judge(cached: str, new: str) -> Verdict:
+    """The guard's verdict on answering ``new`` with the answer cached for ``cached``."""
+    return _judge(cached, new)
+
+
+@lru_cache(maxsize=16384)
+def _judge(cached: str, new: str) -> Verdict:
     a, b = read(cached), read(new)
     reasons = []
     if a.numbers != b.numbers:
@@ -54,7 +77,47 @@ def near_miss_reasons(cached: str, new: str) -> list[str]:
         reasons.append("substitution")
     elif bool(only_a) != bool(only_b):
         reasons.append("addition")
-    return reasons
+    same = (
+        not reasons
+        and not only_a
+        and not only_b
+        and bool(a.words or a.numbers or a.identifiers)
+        and _polar(a.free_particles) == _polar(b.free_particles)
+        and a.negations == b.negations
+        and same_question(a, b)
+    )
+    return Verdict(tuple(reasons), same)
+
+
+def same_question(a: Reading, b: Reading) -> bool:
+    """Both ask for the same kind of answer: a question phrase ("how long", "why") on one side
+    only is matched by one of the words it implies on the other ("how long" / "the time")."""
+    return all(QUESTION_IMPLIES[p] & set(b.words) for p in a.asks - b.asks) and all(
+        QUESTION_IMPLIES[p] & set(a.words) for p in b.asks - a.asks
+    )
+
+
+def _polar(particles: dict[str, int]) -> dict[str, int]:
+    """Particles that may carry a polarity: all but "in" and "on", which mostly place things
+    ("in the plan", "on my phone"); their polar uses ("in"/"out") are refused as negations."""
+    return {p: n for p, n in particles.items() if p not in ("in", "on")}
+
+
+def anchor_key(text: str) -> str | None:
+    """What a cached prompt must share exactly with this one to be answerable at all, as one
+    string: its numbers and quoted text (None when it has neither). The semantic layer stores
+    it with each vector and asks for entries with the same key, so that an order number is
+    matched among thousands of orders whatever the wording. Names are left out: their case
+    varies ("York" / "york") and the guard finds them again case-blind."""
+    reading = read(text)
+    if not reading.numbers and not reading.quoted:
+        return None
+    return "\x1f".join(("#", *reading.numbers, '"', *reading.quoted))
+
+
+def near_miss_reasons(cached: str, new: str) -> list[str]:
+    """Why ``new`` must not be answered with the answer cached for ``cached`` ([] = no objection)."""
+    return list(judge(cached, new).reasons)
 
 
 def substituted(a: Reading, b: Reading, only_a: list[str], only_b: list[str]) -> bool:
@@ -78,14 +141,21 @@ def unmatched(a: Reading, b: Reading) -> tuple[list[str], list[str]]:
     """Content words of each side with no counterpart on the other (after typos and compounds)."""
     only_a = [w for w in a.words if w not in b.words and w not in b.implied]
     only_b = [w for w in b.words if w not in a.words and w not in a.implied]
+    forms_a = dict(zip(a.words, zip(a.stems, a.raws, strict=True), strict=True))
+    forms_b = dict(zip(b.words, zip(b.stems, b.raws, strict=True), strict=True))
     for word in list(only_a):
-        twin = next((other for other in only_b if typo(word, other)), None)
+        twin = next((other for other in only_b if _slip(word, other, forms_a[word], forms_b[other])), None)
         if twin is not None:
             only_a.remove(word)
             only_b.remove(twin)
     only_a = _compounds(only_a, only_b, b)
     only_b = _compounds(only_b, only_a, a)
     return only_a, only_b
+
+
+def _slip(a: str, b: str, forms_a: tuple[str, str], forms_b: tuple[str, str]) -> bool:
+    """Two content words one slip apart, as read (thesaurus head or stem), as stemmed, or as written."""
+    return typo(a, b) or any(typo(x, y) for x, y in zip(forms_a, forms_b, strict=True))
 
 
 def _compounds(words: list[str], other_words: list[str], other: Reading) -> list[str]:
@@ -103,44 +173,9 @@ def _compounds(words: list[str], other_words: list[str], other: Reading) -> list
     return kept
 
 
-def typo(a: str, b: str) -> bool:
-    """One slip of the keyboard on a longer word ("reqest" / "request"); short words must match."""
-    if a == b:
-        return True
-    if a[:1] != b[:1] or min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
-        return False
-    if opposed([a], [b]):
-        return False
-    return edit_distance(a, b) <= 1
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Damerau-Levenshtein distance (optimal string alignment): a swap of neighbours is one edit."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        previous2, previous = previous, current
-    return previous[-1]
-
-
 def opposed(only_a: list[str], only_b: list[str]) -> bool:
     """A word and its negated or opposite-prefixed form, one on each side."""
-    for x in only_a:
-        for y in only_b:
-            for prefix in NEGATING_PREFIXES:
-                if x == prefix + y or y == prefix + x:
-                    return True
-            for p, q in OPPOSED_PREFIXES:
-                for u, v in ((x, y), (y, x)):
-                    if u.startswith(p) and v.startswith(q) and len(u) - len(p) >= 3 and u[len(p) :] == v[len(q) :]:
-                        return True
-    return False
+    return any(prefixed_opposites(x, y) for x in only_a for y in only_b)
 
 
 def opposed_particles(a: Reading, b: Reading) -> bool:

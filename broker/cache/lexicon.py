@@ -77,6 +77,7 @@ QUESTION_IMPLIES = {
     ("how", "long"): frozenset({"time", "day", "week", "month", "hour", "year", "long"}),
     ("when",): frozenset({"time", "date", "day"}),
     ("what", "time"): frozenset({"time"}),
+    ("why",): frozenset({"reason", "cause"}),
 }
 
 # Particles that are function words on their own but flip a question against their opposite:
@@ -147,8 +148,7 @@ SYNONYM_GROUPS = (
     ("start", "begin", "commence"),
     ("buy", "purchase"),
     ("shop", "store", "branch"),
-    ("ship", "deliver", "dispatch"),
-    ("delivery", "shipping", "shipment"),
+    ("ship", "deliver", "dispatch"),  # and their nouns ("delivery", "shipping"): see morphology.derived
     ("parcel", "package"),
     ("item", "product"),
     ("issue", "problem", "trouble"),

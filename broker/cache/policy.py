@@ -23,9 +23,11 @@ class CachePlan:
     """Store the provider's answer once the job succeeds."""
     threshold: float
     """Cosine similarity a semantic hit needs for this job."""
+    same_words_threshold: float
+    """The similarity enough when the guard reads both prompts as the same words (at most ``threshold``)."""
 
 
-NO_CACHE = CachePlan(read=False, write=False, threshold=1.0)
+NO_CACHE = CachePlan(read=False, write=False, threshold=1.0, same_words_threshold=1.0)
 
 
 def temperature_allows(temperature: float | None, config: CacheConfig) -> bool:
@@ -43,9 +45,11 @@ def cache_plan(request: JobRequest, config: CacheConfig) -> CachePlan:
         return NO_CACHE
     if control is None and not temperature_allows(request.temperature, config):
         return NO_CACHE
-    threshold = control.threshold if control is not None and control.threshold is not None else config.threshold
     mode = control.mode if control is not None else "use"
-    return CachePlan(read=mode == "use", write=True, threshold=threshold)
+    if control is not None and control.threshold is not None:  # the caller's own bar, for every semantic hit
+        return CachePlan(mode == "use", True, control.threshold, control.threshold)
+    same_words = min(config.same_words_threshold, config.threshold)
+    return CachePlan(read=mode == "use", write=True, threshold=config.threshold, same_words_threshold=same_words)
 
 
 def storable(result: ChatCompletion) -> bool:

@@ -8,6 +8,7 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from broker.cache.lexicon import (
     CALENDAR,
@@ -23,6 +24,7 @@ from broker.cache.lexicon import (
     SYNONYMS,
     TARGET_MARKERS,
 )
+from broker.cache.morphology import canonical, corrected, stem
 from broker.cache.numbers import combine, number_value, with_currency
 
 _QUOTED = re.compile(r"```.*?```|`[^`]+`|\"[^\"]+\"", re.DOTALL)
@@ -52,36 +54,19 @@ class Reading:
     """Every word, lower-cased, possessive dropped: where an identifier may be found again."""
     particles: dict[str, int]
     """How often each polar particle occurs ("turn on ... on my phone": on twice)."""
+    free_particles: dict[str, int]
+    """The particles not taken into a thesaurus word with their verb ("turn on" is "enable")."""
+    stems: tuple[str, ...]
+    """Each content word's own stem, before the thesaurus (a typo is looked for in both)."""
+    raws: tuple[str, ...]
+    """Each content word as written, lower-cased ("parkign" is a slip of "parking", not of "park")."""
     roles: dict[str, str]
     """Content word -> "source" or "target" when "from"/"to" governs it."""
     implied: frozenset[str]
     """Content words the question words already say ("how much" -> price)."""
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: enough to equate plurals and tenses, never a dictionary."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    if len(word) > 5 and word.endswith("ing"):
-        return _undouble(word[:-3])
-    if len(word) > 4 and word.endswith("ed"):
-        return _undouble(word[:-2])
-    return word
-
-
-def _undouble(word: str) -> str:
-    """ "shipp" (from shipped, shipping) -> "ship"; "fill" stays."""
-    if len(word) > 2 and word[-1] == word[-2] and word[-1] not in "aeioulsz":
-        return word[:-1]
-    return word
-
-
-def canonical(word: str) -> str:
-    return SYNONYMS.get(word) or SYNONYMS.get(stem(word)) or stem(word)
+    asks: frozenset[tuple[str, ...]] = frozenset()
+    """The question phrases of ``QUESTION_IMPLIES`` present ("how long", "why"): what kind of
+    answer is asked for, beyond the words."""
 
 
 def expand(text: str) -> str:
@@ -90,7 +75,10 @@ def expand(text: str) -> str:
     return _CONTRACTION.sub(lambda m: CONTRACTIONS[m.group(0).lower()], text)
 
 
+@lru_cache(maxsize=16384)
 def read(text: str) -> Reading:
+    """The guard's reading of a prompt (memoised: a cached prompt is read again at every
+    lookup that meets it; a Reading is never changed once made)."""
     return _Reader(expand(text)).reading()
 
 
@@ -101,16 +89,19 @@ class _Reader:
     identifiers: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
     particles: dict[str, int] = field(default_factory=dict)
+    bound: dict[str, int] = field(default_factory=dict)  # particles taken into a thesaurus word ("turn on")
     words: list[str] = field(default_factory=list)
+    stems: list[str] = field(default_factory=list)  # each content word's own stem, before the thesaurus
+    raws: list[str] = field(default_factory=list)  # each content word as written, lower-cased
+    gaps: list[int] = field(default_factory=list)  # tokens between each content word and the one before
+    gap: int = 0  # tokens since the last content word
     roles: dict[str, str] = field(default_factory=dict)
     phrasal: list[tuple[str, str]] = field(default_factory=list)  # a word and its particle: "turn on"
     pending: list[int] = field(default_factory=list)  # number words being folded
     negations: int = 0
     sentence_start: bool = True
     direction: str | None = None
-    after_word: bool = False
     after_number: bool = False
-    last_raw: str = ""
     previous: str = ""
 
     def reading(self) -> Reading:
@@ -124,6 +115,7 @@ class _Reader:
                 self._word(match.group("word"))
         self._flush_number_words()
         pairs = [*itertools.pairwise(self.words), *self.phrasal]
+        asks = self.asks()
         return Reading(
             numbers=tuple(sorted(self.numbers)),
             identifiers=frozenset(self.identifiers),
@@ -133,17 +125,21 @@ class _Reader:
             joined={canonical(a + b): (a, b) for a, b in pairs},
             tokens=frozenset(self.tokens),
             particles=dict(self.particles),
+            free_particles={p: n - self.bound.get(p, 0) for p, n in self.particles.items() if n > self.bound.get(p, 0)},
+            stems=tuple(self.stems),
+            raws=tuple(self.raws),
             roles=self.roles,
-            implied=self.implied(),
+            implied=frozenset(w for phrase in asks for w in QUESTION_IMPLIES[phrase]),
+            asks=asks,
         )
 
-    def implied(self) -> frozenset[str]:
+    def asks(self) -> frozenset[tuple[str, ...]]:
         lowered = re.findall(r"[a-z]+", self.text.lower())
-        found: set[str] = set()
-        for phrase, words in QUESTION_IMPLIES.items():
+        found = set()
+        for phrase in QUESTION_IMPLIES:
             size = len(phrase)
             if any(tuple(lowered[i : i + size]) == phrase for i in range(len(lowered) - size + 1)):
-                found |= words
+                found.add(phrase)
         return frozenset(found)
 
     def _number(self, raw: str) -> None:
@@ -173,8 +169,9 @@ class _Reader:
             self._part(part, opening=self.sentence_start and position == 0)
 
     def _part(self, part: str, opening: bool) -> None:
-        low = part.lower().removesuffix("'s").replace("'", "")
-        self.tokens.update((low, stem(low)))
+        typed = part.lower().removesuffix("'s").replace("'", "")
+        low = corrected(typed)  # "sttaus" is "status", a filler, not a new content word
+        self.tokens.update((typed, stem(typed), low))
         previous, self.previous = self.previous, low
         if (previous, low) in QUESTION_IMPLIES:
             return  # "long" in "how long", "time" in "what time": part of the question word
@@ -200,21 +197,35 @@ class _Reader:
             self.direction = "source" if low in SOURCE_MARKERS else "target"
         if low in PARTICLES:
             self.particles[low] = self.particles.get(low, 0) + 1
-            if self.after_word:
-                verb = self.words[-1]
-                self.phrasal.append((verb, low))
-                if self.last_raw + low in SYNONYMS:  # "turn off" is one word, "disable", like "switch off"
-                    self.words[-1] = SYNONYMS[self.last_raw + low]
+            self._particle(low)
         if low in PARTICLES or ordinary or low == "i":
-            self.after_word = False
+            self.gap += 1
             return
         word = canonical(low)
         self.words.append(word)
-        self.last_raw = stem(low)
-        self.after_word = True
+        self.stems.append(stem(low))
+        self.raws.append(low)
+        self.gaps.append(self.gap)
+        self.gap = 0
         if self.direction is not None:
             self.roles.setdefault(word, self.direction)
             self.direction = None
+
+    def _particle(self, particle: str) -> None:
+        """Join a particle to its verb: "turn off" (or "turn it off") is one word, "disable",
+        like "switch off"; so is "send back" across its object ("send the item back")."""
+        if not self.words or self.gap > 1:
+            return
+        self.phrasal.append((self.words[-1], particle))
+        for back in (1, 2, 3):
+            if back > len(self.words) or (back > 1 and (self.gap > 0 or max(self.gaps[-back + 1 :]) > 2)):
+                return
+            joined = self.stems[-back] + particle
+            if joined in SYNONYMS:  # the particle's sense is now the word's ("disable")
+                self.words[-back] = SYNONYMS[joined]
+                self.stems[-back] = joined  # taken: "on my phone" does not turn it on again
+                self.bound[particle] = self.bound.get(particle, 0) + 1
+                return
 
 
 def _looks_like_a_name(part: str, opening: bool) -> bool:

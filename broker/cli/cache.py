@@ -25,50 +25,83 @@ def calibrate(
     low: Annotated[float, typer.Option(help="lowest threshold tried")] = 0.5,
     high: Annotated[float, typer.Option(help="highest threshold tried")] = 0.99,
     step: Annotated[float, typer.Option()] = 0.01,
+    half: Annotated[
+        int | None, typer.Option(min=0, max=1, help="only one half of the file: 0 (even lines) or 1 (odd lines)")
+    ] = None,
+    at: Annotated[float | None, typer.Option(help="also report the figures at this threshold")] = None,
+    same_words_at: Annotated[
+        float | None, typer.Option(help="... with this same-words threshold (default: --at)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Precision, recall and hit rate at each threshold, with and without the near-miss guard;
-    recommends the lowest threshold reaching the target precision (with the guard)."""
+    recommends the lowest thresholds reaching the target precision (with the guard): one for
+    pairs the guard reads as the same words, one for rewordings. ``--half`` and ``--at`` fit
+    on one half of a file and check the result on the other."""
     from broker.cache import calibration
-    from broker.cache.guard import is_near_miss
+    from broker.cache.guard import judge
     from workers.cache.embedder import build_embedder
 
     config = current_config()
     pairs = calibration.load_pairs(pairs_file)
+    if half is not None:
+        pairs = [pairs[i] for i in calibration.half(pairs, half)]
     if not pairs:
         raise typer.BadParameter("no pairs in the file", param_hint="PAIRS_FILE")
     embedder = build_embedder(config.cache.embedder)
     left = embedder.embed([p.a for p in pairs])
     right = embedder.embed([p.b for p in pairs])
     similarity = [sum(x * y for x, y in zip(u, v, strict=True)) for u, v in zip(left, right, strict=True)]
-    guard_ok = [not is_near_miss(p.a, p.b) for p in pairs]
-    rows = calibration.table(pairs, similarity, guard_ok, calibration.thresholds(low, high, step))
-    chosen = calibration.recommend(rows, target_precision)
+    verdicts = [judge(p.a, p.b) for p in pairs]
+    guard_ok = [not v.reasons for v in verdicts]
+    same_words = [v.same_words for v in verdicts]
+    levels = calibration.thresholds(low, high, step)
+    rows = calibration.table(pairs, similarity, guard_ok, levels)
+    same_rows = calibration.same_words_table(pairs, similarity, guard_ok, same_words, levels)
+    chosen = calibration.recommend_two(pairs, similarity, guard_ok, same_words, levels, target_precision)
+    single = calibration.recommend(rows, target_precision)
     unguarded = calibration.recommend(rows, target_precision, guard=False)
-    wrong = calibration.false_hits(pairs, similarity, guard_ok, chosen.threshold) if chosen else []
+    wrong = (
+        calibration.false_hits(pairs, similarity, guard_ok, chosen.threshold, same_words, chosen.same_words_threshold)
+        if chosen
+        else []
+    )
     report: dict[str, Any] = {
         "pairs": len(pairs),
+        "half": half,
         "positives": sum(1 for p in pairs if p.same),
+        "same_words_pairs": sum(1 for ok, same in zip(guard_ok, same_words, strict=True) if ok and same),
         "embedder": embedder.name,
         "target_precision": target_precision,
         "recommended": chosen.__dict__ if chosen else None,
+        "recommended_single_threshold": single.__dict__ if single else None,
         "recommended_without_guard": unguarded.__dict__ if unguarded else None,
         "false_hits_at_recommended": wrong,
         "table": [row.__dict__ for row in rows],
+        "same_words_table": [row.__dict__ for row in same_rows],
     }
+    if at is not None:
+        same_at = at if same_words_at is None else min(same_words_at, at)
+        fixed = calibration.evaluate(pairs, similarity, guard_ok, at, True, same_words, same_at)
+        report["at"] = fixed.__dict__
+        report["false_hits_at"] = calibration.false_hits(pairs, similarity, guard_ok, at, same_words, same_at)
     if as_json:
         typer.echo(json.dumps(report))
         return
-    _print_table(rows, report)
+    _print_table(rows, same_rows, report)
 
 
-def _print_table(rows: list[Any], report: dict[str, Any]) -> None:
-    table = Table(title=f"{report['pairs']} pairs ({report['positives']} should hit), {report['embedder']}")
-    for column in ("threshold", "precision", "recall", "hit rate", "precision (no guard)", "recall (no guard)"):
+def _print_table(rows: list[Any], same_rows: list[Any], report: dict[str, Any]) -> None:
+    counts = f"{report['positives']} should hit, {report['same_words_pairs']} read as the same words"
+    title = f"{report['pairs']} pairs ({counts})"
+    table = Table(title=f"{title}, {report['embedder']}")
+    columns = ("threshold", "precision", "recall", "hit rate", "precision (no guard)", "recall (no guard)")
+    for column in (*columns, "same words: precision", "same words: hits"):
         table.add_column(column, justify="right")
     by_guard = {(r.threshold, r.guard): r for r in rows}
+    by_same = {r.threshold: r for r in same_rows}
     for threshold in sorted({r.threshold for r in rows}):
-        g, n = by_guard[(threshold, True)], by_guard[(threshold, False)]
+        g, n, s = by_guard[(threshold, True)], by_guard[(threshold, False)], by_same[threshold]
         table.add_row(
             f"{threshold:.2f}",
             _fmt(g.precision),
@@ -76,20 +109,25 @@ def _print_table(rows: list[Any], report: dict[str, Any]) -> None:
             f"{g.hit_rate:.3f}",
             _fmt(n.precision),
             f"{n.recall:.3f}",
+            _fmt(s.precision),
+            str(s.hits),
         )
     console = Console()
     console.print(table)
-    chosen = report["recommended"]
-    if chosen is None:
-        console.print(f"no threshold reaches precision {report['target_precision']} with the guard")
-        return
-    console.print(
-        f"recommended threshold {chosen['threshold']:.2f}: precision {chosen['precision']} "
-        f"(95% lower bound {chosen['precision_low95']}), recall {chosen['recall']}, hit rate {chosen['hit_rate']}"
-    )
-    for pair in report["false_hits_at_recommended"]:
-        label = f"{pair['id'] or ''} ({pair['kind']}, {pair['similarity']})"
-        console.print(f"  false hit {label}: {pair['a']!r} / {pair['b']!r}")
+    for label, chosen in (("recommended", report["recommended"]), ("at", report.get("at"))):
+        if chosen is None:
+            if label == "recommended":
+                console.print(f"no threshold reaches precision {report['target_precision']} with the guard")
+            continue
+        console.print(
+            f"{label}: threshold {chosen['threshold']:.2f}, same-words threshold {chosen['same_words_threshold']:.2f}:"
+            f" precision {chosen['precision']} (95% lower bound {chosen['precision_low95']}),"
+            f" recall {chosen['recall']}, hit rate {chosen['hit_rate']}, false hits {chosen['false_hits']}"
+        )
+    for key in ("false_hits_at_recommended", "false_hits_at"):
+        for pair in report.get(key, []):
+            label = f"{pair['id'] or ''} ({pair['kind']}, {pair['similarity']})"
+            console.print(f"  false hit {label}: {pair['a']!r} / {pair['b']!r}")
 
 
 def _fmt(value: float | None) -> str:

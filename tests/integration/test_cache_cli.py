@@ -38,11 +38,16 @@ def test_calibrate_prints_the_table_and_recommends_a_threshold(tmp_path: Path) -
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["pairs"] == 94 and report["embedder"] == "all-MiniLM-L6-v2"
     assert len(report["table"]) == 2 * 26  # 0.70 .. 0.95, with and without the guard
-    chosen = report["recommended"]
+    assert len(report["same_words_table"]) == 26 and report["same_words_pairs"] > 0
+    chosen, single = report["recommended"], report["recommended_single_threshold"]
     assert chosen["guard"] is True and chosen["precision"] >= 0.99 and chosen["recall"] > 0.3
+    assert chosen["same_words_threshold"] <= chosen["threshold"] and chosen["recall"] >= single["recall"]
     assert report["false_hits_at_recommended"] == []
+    half = cli(config_path, "cache", "calibrate", str(PAIRS), "--json", "--half", "1", "--at", "0.8")
+    checked = json.loads(half.stdout.strip().splitlines()[-1])
+    assert checked["pairs"] == 47 and checked["at"]["threshold"] == 0.8 == checked["at"]["same_words_threshold"]
     human = cli(config_path, "cache", "calibrate", str(PAIRS), "--low", "0.8", "--high", "0.9")
-    assert human.returncode == 0 and "recommended threshold" in human.stdout
+    assert human.returncode == 0 and "recommended: threshold" in human.stdout
 
 
 def test_stats_and_purge_from_the_command_line(tmp_path: Path, redis_server: EmbeddedRedis) -> None:

@@ -98,6 +98,35 @@ def test_the_request_threshold_overrides_the_configured_one(server: EmbeddedRedi
     assert find(service, "Hi, how can I reset my password? Thanks", threshold=0.99) is None
 
 
+def test_the_same_words_mistyped_need_only_the_lower_threshold(server: EmbeddedRedis, tmp_path: Path) -> None:
+    service = make_service(server, tmp_path, threshold=0.81, same_words_threshold=0.5)
+    answered(service, "job_1", "Where can I download my annual tax statement?")
+    mistyped = "where can i downlaod my anual tax statment"  # cosine 0.65: the typos move the vector
+    reworded = "Which page has the yearly tax summary document for me to save?"  # 0.75, passes the guard
+    plan = service.config.cache
+    key = cache_key(request(mistyped), "alpha", service.config)
+    found = service.find(key, None, plan.threshold, plan.same_words_threshold).found
+    assert found is not None and 0.5 < found.similarity < 0.81
+    assert find(service, mistyped) is None  # without the same-words threshold: the rewording bar
+    key = cache_key(request(reworded), "alpha", service.config)
+    assert service.find(key, None, plan.threshold, plan.same_words_threshold).found is None
+
+
+def test_an_order_number_is_found_among_many_in_other_words(server: EmbeddedRedis, tmp_path: Path) -> None:
+    service = make_service(server, tmp_path, candidates=4)
+    for n in range(4000, 4040):
+        if n != 4017:
+            answered(service, f"job_{n}", f"Hi, could you please tell me where my order {n} is? Thanks so much!")
+    answered(service, "job_4017", "Where is order 4017?")
+    asked = "Hello! Could you please tell me where my order 4017 is? Thank you so much!"
+    key = cache_key(request(asked), "alpha", service.config)
+    vector = service.embedder.embed([asked])[0]
+    nearest = [n.query for n in service.index.nearest(key.scope_id, vector, 4)]
+    assert "Where is order 4017?" not in nearest  # by similarity alone the crowd of other orders wins
+    assert find(service, asked) == "answer to Where is order 4017?"
+    assert find(service, asked.replace("4017", "4041")) is None
+
+
 def test_eviction_drops_the_vector_with_the_entry(server: EmbeddedRedis, tmp_path: Path) -> None:
     service = make_service(server, tmp_path, max_entries_per_scope=1)
     answered(service, "job_1", "How do I export a report as CSV?")

@@ -8,7 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broker.auth import Principal
-from broker.cache.calibration import Pair, evaluate, recommend, table, thresholds, wilson_low
+from broker.cache.calibration import (
+    Pair,
+    evaluate,
+    false_hits,
+    half,
+    recommend,
+    recommend_two,
+    same_words_table,
+    table,
+    thresholds,
+    wilson_low,
+)
 from broker.cache.canonical import ORG_OWNER, cache_key
 from broker.cache.entries import CacheEntry, fits
 from broker.cache.policy import cache_plan, storable
@@ -57,6 +68,15 @@ def test_the_request_says_use_refresh_or_bypass() -> None:
     assert (refresh.read, refresh.write) == (False, True)
     assert (explicit.read, explicit.write, explicit.threshold) == (True, True, 0.9)
     assert not cache_plan(request(temperature=0), config(enabled=False).cache).read
+
+
+def test_same_words_get_their_own_threshold_unless_the_request_sets_one() -> None:
+    plain = cache_plan(request(temperature=0), config(threshold=0.8, same_words_threshold=0.6).cache)
+    assert (plain.threshold, plain.same_words_threshold) == (0.8, 0.6)
+    capped = cache_plan(request(temperature=0), config(threshold=0.7, same_words_threshold=0.9).cache)
+    assert capped.same_words_threshold == 0.7  # never stricter than a rewording
+    strict = cache_plan(request(temperature=0, cache={"threshold": 0.97}), config(same_words_threshold=0.5).cache)
+    assert (strict.threshold, strict.same_words_threshold) == (0.97, 0.97)
 
 
 def completion(finish: str | None, content: str | None = "an answer") -> ChatCompletion:
@@ -248,6 +268,35 @@ def test_the_recommendation_is_the_lowest_threshold_that_stays_precise_above_it(
     assert recommend(rows, target=0.99, guard=False) == recommend(
         [r for r in rows if not r.guard], target=0.99, guard=False
     )
+
+
+def test_same_words_pairs_hit_from_their_own_threshold() -> None:
+    pairs = [Pair("", "", True), Pair("", "", True), Pair("", "", False), Pair("", "", True)]
+    sims, ok, same = [0.9, 0.55, 0.7, 0.6], [True, True, True, True], [False, True, False, False]
+    one = evaluate(pairs, sims, ok, 0.8, True)
+    two = evaluate(pairs, sims, ok, 0.8, True, same, 0.5)
+    assert (one.true_hits, two.true_hits, two.false_hits, two.same_words_threshold) == (1, 2, 0, 0.5)
+    assert evaluate(pairs, sims, ok, 0.8, False, same, 0.5).true_hits == 1  # no guard, no same-words reading
+    assert false_hits(pairs, sims, ok, 0.65, same, 0.5)[0]["similarity"] == 0.7
+
+
+def test_the_two_thresholds_are_recommended_from_their_own_pairs() -> None:
+    # same-words pairs: right from 0.55 up; rewordings: a false hit at 0.72, right from 0.8 up
+    pairs = [Pair("", "", s) for s in (True, True, True, False, True, False)]
+    sims = [0.56, 0.9, 0.85, 0.72, 0.83, 0.52]
+    ok = [True] * 6
+    same = [True, True, False, False, False, True]
+    levels = thresholds(0.5, 0.95, 0.01)
+    same_row = recommend(same_words_table(pairs, sims, ok, same, levels), 0.99)
+    assert same_row is not None and same_row.threshold == 0.53 and same_row.subset == "same words"
+    chosen = recommend_two(pairs, sims, ok, same, levels, 0.99)
+    assert chosen is not None and (chosen.threshold, chosen.same_words_threshold) == (0.73, 0.53)
+    assert (chosen.true_hits, chosen.false_hits, chosen.recall) == (4, 0, 1.0)
+
+
+def test_halves_split_a_file_in_two_alternating_parts() -> None:
+    pairs = [Pair(str(i), "", True) for i in range(7)]
+    assert half(pairs, 0) == [0, 2, 4, 6] and half(pairs, 1) == [1, 3, 5]
 
 
 def test_wilson_bound_is_below_the_observed_precision() -> None:

@@ -2,10 +2,12 @@
 
 Lookup, in order: the exact layer (one Redis GET on the hash of scope and query); then,
 if the scope holds any entry at all, the semantic layer: embed the query, take the
-scope's nearest entries from Chroma, and accept the most similar one that clears the
-threshold, passes the near-miss guard, still exists in Redis and fits the request's
-``max_tokens``. Team isolation needs no check here: the scope includes the owner, and
-each scope has its own collection.
+scope's nearest entries from Chroma among those with the same anchors (numbers and quoted
+text, which the guard requires equal), and accept the most similar one that passes the
+near-miss guard, clears the threshold (the lower same-words threshold when the guard reads
+both as the same words), still exists in Redis and fits the request's ``max_tokens``.
+Team isolation needs no check here: the scope includes the owner, and each scope has its
+own collection.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from broker import keys
 from broker.budgets.counters import finish_counters
 from broker.cache.canonical import CacheKey, cache_key
 from broker.cache.entries import CacheEntry, EntryStore, fits
-from broker.cache.guard import near_miss_reasons
+from broker.cache.guard import anchor_key, judge
 from broker.cache.policy import cache_plan, storable
 from broker.jobstore.cache_stage import CacheStage
 from broker.jobstore.records import decode_hash
@@ -63,31 +65,46 @@ class CacheService:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    def find(self, key: CacheKey, output_cap: int | None, threshold: float) -> Lookup:
-        """The lookup proper (what the benchmark times): exact, then semantic."""
+    def find(
+        self, key: CacheKey, output_cap: int | None, threshold: float, same_words_threshold: float | None = None
+    ) -> Lookup:
+        """The lookup proper (what the benchmark times): exact, then semantic. A candidate the
+        guard reads as the same words needs ``same_words_threshold`` (default: ``threshold``)."""
         entry = self.entries.get(key.entry_id)
         if entry is not None and fits(entry, output_cap):
             return Lookup(Found(entry, "exact", 1.0), "")
         if not self.config.cache.semantic or key.query is None or self.entries.scope_size(key.scope_id) == 0:
             return Lookup(None, "no match")
+        same_words = threshold if same_words_threshold is None else min(same_words_threshold, threshold)
         vector = self.embedder.embed([key.query])[0]
+        anchors = anchor_key(key.query)
         refused = []
-        for neighbour in self.index.nearest(key.scope_id, vector, self.config.cache.candidates):
-            if neighbour.similarity < threshold:
+        # with the guard, only entries stored with the same anchors (numbers, quoted text): the
+        # guard refuses all others, and among a thousand "where is my order N" entries the same
+        # order in other words is not in the first few by similarity alone
+        where = (anchors or "") if self.config.cache.guard else None
+        nearest = self.index.nearest(key.scope_id, vector, self.config.cache.candidates, where)
+        for neighbour in nearest:
+            if neighbour.similarity < same_words:
                 break
             if neighbour.id == key.entry_id:
                 continue  # the exact entry, already refused above
-            objections = near_miss_reasons(neighbour.query, key.query) if self.config.cache.guard else []
-            if objections:
-                refused.append(f"{neighbour.similarity:.3f} {'+'.join(objections)}")
+            if self.config.cache.guard and anchor_key(neighbour.query) != anchors:
+                refused.append(f"{neighbour.similarity:.3f} numbers")  # the guard's verdict, found cheaper
                 continue
+            verdict = judge(neighbour.query, key.query) if self.config.cache.guard else None
+            if verdict is not None and verdict.reasons:
+                refused.append(f"{neighbour.similarity:.3f} {'+'.join(verdict.reasons)}")
+                continue
+            if neighbour.similarity < threshold and (verdict is None or not verdict.same_words):
+                continue  # a rewording needs the full threshold
             entry = self.entries.get(neighbour.id)
             if entry is None:  # expired, evicted or purged: the vector is stale
                 self.index.delete(key.scope_id, [neighbour.id])
                 continue
             if fits(entry, output_cap):
                 return Lookup(Found(entry, "semantic", round(neighbour.similarity, 6)), "")
-        return Lookup(None, f"near miss refused: {', '.join(refused)}" if refused else "no match")
+        return Lookup(None, f"near miss refused: {', '.join(refused[:8])}" if refused else "no match")
 
     def lookup_job(self, job_id: str) -> str:
         """Answer a job in the cache stage from the cache, or send it to its team queue.
@@ -99,7 +116,11 @@ class CacheService:
         plan = cache_plan(job.request, self.config.cache)
         key = cache_key(job.request, job.team, self.config)
         try:
-            lookup = self.find(key, job.request.output_cap(), plan.threshold) if plan.read else Lookup(None, "no read")
+            lookup = (
+                self.find(key, job.request.output_cap(), plan.threshold, plan.same_words_threshold)
+                if plan.read
+                else Lookup(None, "no read")
+            )
         except Exception as exc:  # a broken cache must cost a provider call, never the job
             log.exception("cache lookup of job %s failed", job_id)
             self.stage.miss(job.id, job.team, CacheInfo(hit=False, reason=f"lookup failed: {type(exc).__name__}"))
@@ -160,7 +181,7 @@ class CacheService:
         # entry never lands (a crash in between) is never served
         if self.config.cache.semantic and key.query is not None:
             vector = self.embedder.embed([key.query])[0]
-            self.index.add(key, vector, now + self.config.cache.ttl_s)
+            self.index.add(key, vector, now + self.config.cache.ttl_s, anchor_key(key.query) or "")
         gone = self.entries.put(entry)
         if gone:
             self.index.delete(key.scope_id, gone)

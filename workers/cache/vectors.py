@@ -94,8 +94,13 @@ class VectorIndex:
         self._collections[name] = found
         return found
 
-    def add(self, key: CacheKey, vector: list[float], expires_at: float) -> None:
+    def add(self, key: CacheKey, vector: list[float], expires_at: float, anchors: str | None = None) -> None:
+        """Keep the query's vector; ``anchors`` (its numbers and quoted text, "" for none: see
+        ``broker.cache.guard.anchor_key``) lets a lookup ask for the entries that share them."""
         assert key.query is not None
+        metadata: dict[str, Any] = {"expires_at": expires_at}
+        if anchors is not None:
+            metadata["anchors"] = anchors
         with self._lock:
             for retry in (True, False):
                 collection = self._collection(key.scope_id, create_for=key)
@@ -105,7 +110,7 @@ class VectorIndex:
                         ids=[key.entry_id],
                         embeddings=cast(Any, [vector]),
                         documents=[key.query],
-                        metadatas=[{"expires_at": expires_at}],
+                        metadatas=[metadata],
                     )
                     return
                 except NotFoundError:  # another worker's sweep or purge dropped it: make it again
@@ -113,15 +118,21 @@ class VectorIndex:
                     if not retry:
                         raise
 
-    def nearest(self, scope_id: str, vector: list[float], count: int) -> list[Neighbour]:
-        """The scope's closest entries, most similar first (cosine similarity = 1 - distance)."""
+    def nearest(self, scope_id: str, vector: list[float], count: int, anchors: str | None = None) -> list[Neighbour]:
+        """The scope's closest entries, most similar first (cosine similarity = 1 - distance);
+        with ``anchors``, only among the entries stored with those anchors (a vector stored
+        without any is then never found: it ages out with its entry's TTL)."""
+        where = cast(Any, {"anchors": anchors}) if anchors is not None else None
         with self._lock:
             collection = self._collection(scope_id)
             if collection is None:
                 return []
             try:
                 found = collection.query(
-                    query_embeddings=cast(Any, [vector]), n_results=count, include=["distances", "documents"]
+                    query_embeddings=cast(Any, [vector]),
+                    n_results=count,
+                    where=where,
+                    include=["distances", "documents"],
                 )
             except NotFoundError:  # dropped by a purge since we cached the handle
                 self._collections.pop(collection.name, None)
