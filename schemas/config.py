@@ -169,6 +169,9 @@ class ApiConfig(Strict):
 
 class SchedulerConfig(Strict):
     max_batch: int = Field(default=64, gt=0, description="most jobs carried by one Celery message")
+    dispatch_linger_ms: float = Field(
+        default=2.0, ge=0, description="after a round that dispatched jobs, wait this long for more to batch"
+    )
     quantum_tokens: int = Field(
         default=65_536, gt=0, description="fair-share credit a team of weight 1 earns per round, in tokens"
     )

@@ -165,7 +165,14 @@ class Scheduler:
             if now >= self._next_reap:
                 await self.reap()
                 self._next_reap = now + interval
-            if dispatched or retry_in == 0.0:
+            if dispatched:
+                # busy: let a few more arrivals gather so they share Celery messages (each
+                # message costs the worker more than a job does); idle rounds never wait
+                linger_s = self.config.scheduler.dispatch_linger_ms / 1000
+                if linger_s > 0:
+                    await asyncio.sleep(linger_s)
+                continue
+            if retry_in == 0.0:
                 continue
             sleep_s = min(interval, retry_in) if retry_in is not None else interval
             if await wake.get_message(timeout=max(0.001, sleep_s)) is not None:
