@@ -275,7 +275,9 @@ class CacheConfig(Strict):
         default_factory=list, description="teams that share one org-wide cache (all others: one cache per team)"
     )
     embedder: str = Field(
-        default="minilm", description="minilm (offline all-MiniLM-L6-v2), or module:factory returning an Embedder"
+        default="minilm",
+        description="minilm (offline all-MiniLM-L6-v2 on ONNX Runtime), minilm-torch (the same on torch), "
+        "or module:factory returning an Embedder",
     )
     lookup_timeout_s: float = Field(
         default=30.0, gt=0, description="a job whose lookup has not run by then goes to its queue uncached"

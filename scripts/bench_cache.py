@@ -10,7 +10,9 @@ in a temporary folder. No provider, API or Celery hop is timed: this is the cach
    Each prompt is looked up; a miss is "answered" and stored, as the provider worker and
    the cache worker would. A hit is false when the entry served answers another question.
    The same stream is run again (in another team's scope) with re-asks that keep the first
-   phrasing and change only its surface (greeting, thanks, case, a typo), for comparison.
+   phrasing and change only its surface (greeting, thanks, case, a typo), for comparison,
+   and again with re-asks in held-out phrasings (``cache_stream.HELDOUT``) that the cache's
+   lexicon was not tuned on: the figure to trust for phrasings nobody has seen.
 2. **Latency**: prompts about random questions in random phrasings (``cache_stream.sample``),
    looked up at a fixed rate (open loop: each lookup is timed from its scheduled start)
    against the cache the first phase filled; nothing is stored in this phase.
@@ -40,6 +42,7 @@ from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from scripts.cache_stream import StreamItem, generate, sample
 from scripts.embedded_redis import EmbeddedRedis, free_port
+from workers.cache.build import freeze_loaded_heap
 from workers.cache.embedder import MiniLMEmbedder
 from workers.cache.service import CacheService, Lookup
 from workers.cache.vectors import VectorIndex, chroma_client
@@ -186,12 +189,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             index = VectorIndex(chroma_client(config.cache.chroma, home), embedder.name)
             service = CacheService(config, redis.Redis.from_url(server.url), embedder, index)
             embedder.embed(["warm up the model"])
+            freeze_loaded_heap()  # as the cache worker does once loaded
             before = machine()
             # each stream in its own team, so each fills its own cache scope
             bench = Bench(service, config, "support")
             stream = run_stream(bench, generate(args.stream, args.reask, args.seed, "phrasing"))
             surface_items = generate(args.stream, args.reask, args.seed, "surface")
             surface = run_stream(Bench(service, config, "search"), surface_items)
+            heldout_items = generate(args.stream, args.reask, args.seed, "heldout")
+            heldout = run_stream(Bench(service, config, "heldout"), heldout_items)
             paced = None if args.skip_latency else run_paced(bench, sample(args.lookups, args.seed + 1), args.rate)
         finally:
             server.stop()
@@ -201,8 +207,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "same_words_threshold": config.cache.same_words_threshold,
         "candidates": config.cache.candidates,
         "guard": config.cache.guard,
+        "embedder_engine": embedder.engine,
         "stream": stream,
         "stream_surface_reasks": surface,
+        "stream_heldout_reasks": heldout,
         "latency": paced,
         "scope_entries": len(bench.question_of),
         "machine": {**before, "load_avg_1m_after": round(os.getloadavg()[0], 2)},

@@ -190,6 +190,98 @@ INTENTS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
     ),
 }
 
+# Held-out phrasings: written after the cache's lexicon was settled, without running them
+# against it first, for re-asks the lexicon was not tuned on (``reword="heldout"``). The
+# stream's own phrasings above were read while extending the lexicon; these were not.
+HELDOUT: dict[str, list[str]] = {
+    "change": [
+        "How do I go about changing my {thing}?",
+        "Where can I change my {thing}?",
+        "I'd like to change my {thing}.",
+        "What are the steps to update my {thing}?",
+        "Help me change my {thing} please",
+    ],
+    "cancel": [
+        "How do I go about cancelling my {thing}?",
+        "I'd like to cancel my {thing}.",
+        "What are the steps to cancel my {thing}?",
+        "Please help me cancel my {thing}",
+        "How can I stop my {thing}?",
+    ],
+    "download": [
+        "How can I download my {document}?",
+        "Where do I get my {document} from?",
+        "I can't find my {document}, where can I download it?",
+        "Is there somewhere I can download my {document}?",
+    ],
+    "feature_on": [
+        "How do I activate {feature} on my {device}?",
+        "I want to turn on {feature} on my {device}, how?",
+        "What's the way to enable {feature} on my {device}?",
+        "Steps to turn on {feature} on my {device}?",
+    ],
+    "feature_off": [
+        "How do I deactivate {feature} on my {device}?",
+        "I want to turn off {feature} on my {device}, how?",
+        "What's the way to disable {feature} on my {device}?",
+        "How can I turn off {feature} on my {device}?",
+    ],
+    "ship": [
+        "Do you send orders to {country}?",
+        "Is delivery to {country} possible?",
+        "Do you offer shipping to {country}?",
+        "Can you deliver my order to {country}?",
+    ],
+    "shipping_time": [
+        "How long will delivery to {country} take?",
+        "How long until my order arrives in {country}?",
+        "What are delivery times to {country}?",
+        "How many days is shipping to {country}?",
+    ],
+    "returns": [
+        "Can I return something after {days} days?",
+        "Is a return possible after {days} days?",
+        "What if I want to return an item after {days} days?",
+        "Will you accept a return after {days} days?",
+    ],
+    "order_status": [
+        "Where is order {order}?",
+        "Can you tell me where order {order} is?",
+        "Any update on my order {order}?",
+        "I'm waiting for order {order}, where is it?",
+    ],
+    "store_hours": [
+        "Is the {city} shop open on {day}?",
+        "Does your {city} store open on {day}?",
+        "Can I visit the {city} store on {day}?",
+        "What are the {city} store's hours on {day}?",
+    ],
+    "plan_price": [
+        "What is the cost of the {plan} plan for {seats} users?",
+        "How much does the {plan} plan cost for {seats} users?",
+        "What would I pay for the {plan} plan with {seats} users?",
+        "Price of the {plan} plan for {seats} users?",
+    ],
+    "plan_includes": [
+        "Is {feature} part of the {plan} plan?",
+        "Does the {plan} plan come with {feature}?",
+        "Will I have {feature} on the {plan} plan?",
+        "Can I get {feature} on the {plan} plan?",
+    ],
+    "warranty": [
+        "How long is the {product} under warranty?",
+        "What's the warranty period for the {product}?",
+        "What kind of warranty does the {product} have?",
+        "Tell me about the warranty on the {product}",
+    ],
+    "compatible": [
+        "Is {accessory} compatible with the {product}?",
+        "Does {accessory} work with the {product}?",
+        "Can the {product} be used with {accessory}?",
+        "Will the {product} support {accessory}?",
+    ],
+}
+
 OPENERS = ["Hi, ", "Hello, ", "Hey, ", "Quick question: ", "Hi there! ", "Sorry if this was asked before, "]
 CLOSERS = [" Thanks", " Thanks!", " Thank you", " Cheers", " Thanks in advance"]
 
@@ -248,7 +340,8 @@ def generate(count: int, reask: float = 0.3, seed: int = 7, reword: str = "phras
     """``count`` prompts; each is a re-ask of an earlier question with probability ``reask``,
     else a question not asked before. ``reword="phrasing"`` re-asks in another of the
     question's phrasings when one is left; ``reword="surface"`` keeps the first phrasing and
-    changes only the surface (greeting, thanks, case, punctuation, a typo)."""
+    changes only the surface (greeting, thanks, case, punctuation, a typo); ``reword="heldout"``
+    re-asks in one of the ``HELDOUT`` phrasings, which the cache's lexicon was not tuned on."""
     rng = random.Random(seed)
     unasked = all_questions()
     rng.shuffle(unasked)
@@ -259,6 +352,11 @@ def generate(count: int, reask: float = 0.3, seed: int = 7, reword: str = "phras
         if order and rng.random() < reask:
             qid = rng.choice(order)
             intent, slots, used = asked[qid]
+            if reword == "heldout":
+                frames = HELDOUT[intent]
+                frame = rng.randrange(len(frames))
+                stream.append(StreamItem(add_noise(frames[frame].format(**slots), rng), qid, True, -1 - frame))
+                continue
             frames = INTENTS[intent][1]
             fresh = [i for i in range(len(frames)) if i not in used] or list(range(len(frames)))
             frame = rng.choice(fresh) if reword == "phrasing" else min(used)

@@ -4,6 +4,7 @@ simulated providers over HTTP, real API, scheduler and Celery worker processes).
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,20 @@ from scripts.embedded_redis import EmbeddedRedis, free_port
 from scripts.stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The embedder's exported ONNX graph is made in this session's own cache folder (and
+    inherited by the processes the tests start), so no test uses a file an earlier run left."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
 
 # No per-example time limit: a deadline is a timed assertion, and CI machines are shared.
 settings.register_profile("broker", deadline=None)

@@ -198,11 +198,13 @@ def cache_worker(
     """Run the cache worker: lookups before admission, storing answers, purges (queue ``cache``).
     With embedded Chroma run exactly one; with ``cache.chroma.mode: http`` as many as you like."""
     from schemas.messages import CACHE_QUEUE
+    from workers.cache.build import freeze_loaded_heap
     from workers.cache.tasks import service
     from workers.celery_app import app as celery_app
 
     config = current_config()
     service()  # load the embedder and open Chroma before taking any message
+    freeze_loaded_heap()
     celery_app.worker_main(
         [
             "worker",

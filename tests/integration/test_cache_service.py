@@ -3,6 +3,7 @@ all-MiniLM-L6-v2: the semantic layer's bookkeeping that the HTTP tests cannot se
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from schemas.chat import JobRequest
 from schemas.config import BrokerConfig
 from schemas.result import AssistantMessage, ChatCompletion, Choice, CompletionUsage
 from scripts.embedded_redis import EmbeddedRedis, free_port
-from workers.cache.embedder import shared_embedder
+from workers.cache.embedder import MiniLMEmbedder, onnx_model_path, shared_embedder
 from workers.cache.service import CacheService
 from workers.cache.vectors import VectorIndex, chroma_client, collection_name
 
@@ -159,11 +160,25 @@ def test_purge_and_sweep_drop_collections(server: EmbeddedRedis, tmp_path: Path)
     assert vectors_in_scope(service, "How do I add a payment method?", team="alpha") == 0
 
 
-def test_the_direct_forward_pass_matches_sentence_transformers() -> None:
-    embedder = shared_embedder("minilm")
+@pytest.mark.parametrize("spec", ["minilm", "minilm-torch"])
+def test_both_engines_match_sentence_transformers(spec: str) -> None:
+    """The ONNX graph (the default) and the direct torch pass give sentence-transformers'
+    vectors, so the calibrated thresholds hold whichever engine runs."""
+    embedder = shared_embedder(spec)
+    assert embedder.engine == ("onnx" if spec == "minilm" else "torch")  # type: ignore[attr-defined]
     texts = ["How do I reset my password?", "Hi, is the Leeds store open on Boxing Day? Thanks", "x"]
-    ours = embedder.embed(texts)
+    ours = embedder.embed(texts) + [embedder.embed([text])[0] for text in texts]  # batched and alone
     theirs = embedder.model.encode(texts, normalize_embeddings=True)  # type: ignore[attr-defined]
-    for mine, reference in zip(ours, theirs, strict=True):
+    for mine, reference in zip(ours, list(theirs) * 2, strict=True):
         assert len(mine) == 384
         assert sum(a * b for a, b in zip(mine, reference, strict=True)) > 0.99999
+
+
+def test_the_onnx_graph_is_exported_once_into_the_cache_folder() -> None:
+    embedder = shared_embedder("minilm")
+    path = onnx_model_path(embedder._model_dir, embedder._torch.__version__)  # type: ignore[attr-defined]
+    assert path.parent == Path(os.environ["XDG_CACHE_HOME"]) / "llm-broker"  # this session's folder
+    made = path.stat().st_mtime_ns
+    again = MiniLMEmbedder()
+    assert again.engine == "onnx" and path.stat().st_mtime_ns == made  # reused, not exported again
+    assert not list(path.parent.glob("*.partial"))

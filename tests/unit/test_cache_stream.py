@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.cache_stream import all_questions, generate, sample
+from scripts.cache_stream import HELDOUT, INTENTS, all_questions, generate, sample
 
 
 def test_the_stream_is_reproducible_and_re_asks_the_share_asked_for() -> None:
@@ -31,3 +31,13 @@ def test_re_asks_use_new_phrasings_or_only_new_surface() -> None:
 def test_samples_name_real_questions() -> None:
     known = {f"{intent}:" for intent, _ in all_questions()}
     assert all(any(item.question.startswith(k) for k in known) for item in sample(100))
+
+
+def test_held_out_re_asks_use_only_phrasings_the_stream_never_asks_in() -> None:
+    assert set(HELDOUT) == set(INTENTS)
+    stream_frames = {frame for _, frames in INTENTS.values() for frame in frames}
+    assert not stream_frames & {frame for frames in HELDOUT.values() for frame in frames}
+    stream = generate(600, seed=3, reword="heldout")
+    reasks = [item for item in stream if item.reask]
+    assert reasks and all(item.frame < 0 for item in reasks)
+    assert all(item.frame >= 0 for item in stream if not item.reask)
