@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import anthropic
 import httpx2
 
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
-from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+from workers.providers.base import ProviderReply, sdk_errors
 from workers.providers.streamed import ANTHROPIC_STOP_REASONS, anthropic_streamed
 
 
@@ -72,25 +71,11 @@ class AnthropicAdapter:
     ) -> ProviderReply:
         """One answer. With ``on_first_byte`` or ``on_delta`` the call streams, reporting its
         first byte and handing on each piece of text as it arrives."""
-        try:
+        params = anthropic_params(request, model)
+        with sdk_errors(anthropic):
             if on_first_byte is not None or on_delta is not None:
-                return await anthropic_streamed(self._client, anthropic_params(request, model), on_first_byte, on_delta)
-            message = await self._client.messages.create(**anthropic_params(request, model))
-        except anthropic.APIStatusError as exc:
-            raise ProviderError(
-                f"{exc.status_code}: {exc.message}",
-                status=exc.status_code,
-                retryable=is_retryable_status(exc.status_code),
-                retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
-            ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
-        except anthropic.APIError as exc:  # an error event in the middle of a stream
-            raise ProviderError(f"stream error: {exc.message}", status=None, retryable=True) from exc
-        except (httpx2.HTTPError, aiohttp.ClientError, ConnectionError) as exc:
-            raise ProviderError(f"connection error: {exc!r}", status=None, retryable=True) from exc
+                return await anthropic_streamed(self._client, params, on_first_byte, on_delta)
+            message = await self._client.messages.create(**params)
         text = "".join(block.text for block in message.content if block.type == "text")
         usage = message.usage
         return ProviderReply(

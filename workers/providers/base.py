@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol
+
+import aiohttp
+import httpx2
 
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
@@ -44,6 +49,31 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+@contextmanager
+def sdk_errors(sdk: ModuleType) -> Iterator[None]:
+    """Turn an official SDK's exceptions into ``ProviderError``. The ``openai`` and
+    ``anthropic`` SDKs share one exception hierarchy (status, timeout, connection, an error
+    event mid-stream), so both adapters call through this; the order of the clauses matters,
+    as a timeout is a connection error and every SDK error is an ``APIError``."""
+    try:
+        yield
+    except sdk.APIStatusError as exc:
+        raise ProviderError(
+            f"{exc.status_code}: {exc.message}",
+            status=exc.status_code,
+            retryable=is_retryable_status(exc.status_code),
+            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+        ) from exc
+    except sdk.APITimeoutError as exc:
+        raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
+    except sdk.APIConnectionError as exc:
+        raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
+    except sdk.APIError as exc:  # an error event in the middle of a stream
+        raise ProviderError(f"stream error: {exc.message}", status=None, retryable=True) from exc
+    except (httpx2.HTTPError, aiohttp.ClientError, ConnectionError) as exc:
+        raise ProviderError(f"connection error: {exc!r}", status=None, retryable=True) from exc
 
 
 class ProviderAdapter(Protocol):

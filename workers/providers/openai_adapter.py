@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import httpx2
 import openai
 
 from schemas.chat import JobRequest
 from schemas.config import ModelConfig
-from workers.providers.base import ProviderError, ProviderReply, is_retryable_status, parse_retry_after
+from workers.providers.base import ProviderReply, sdk_errors
 from workers.providers.streamed import openai_streamed
 
 
@@ -45,25 +44,10 @@ class OpenAIAdapter:
             "max_tokens": request.output_cap() or model.default_max_tokens,
             **request.sampling(),
         }
-        try:
+        with sdk_errors(openai):
             if on_first_byte is not None or on_delta is not None:
                 return await openai_streamed(self._client, params, on_first_byte, on_delta)
             completion = await self._client.chat.completions.create(**params)
-        except openai.APIStatusError as exc:
-            raise ProviderError(
-                f"{exc.status_code}: {exc.message}",
-                status=exc.status_code,
-                retryable=is_retryable_status(exc.status_code),
-                retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
-            ) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderError("timeout: no answer in time", status=None, retryable=True) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(f"connection error: {exc.message}", status=None, retryable=True) from exc
-        except openai.APIError as exc:  # an error event in the middle of a stream
-            raise ProviderError(f"stream error: {exc.message}", status=None, retryable=True) from exc
-        except (httpx2.HTTPError, aiohttp.ClientError, ConnectionError) as exc:
-            raise ProviderError(f"connection error: {exc!r}", status=None, retryable=True) from exc
         choice = completion.choices[0]
         usage = completion.usage
         cached = 0
