@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from broker.cli.running import setup_logging, stop_on_signals
 from broker.settings import current_config
+
+T = TypeVar("T")
 
 batches_app = typer.Typer(no_args_is_help=True, help="Batches made with `submit` or the Batch API.")
 
@@ -20,6 +23,29 @@ def _redis() -> Any:
     from broker.redis_clients import async_client
 
     return async_client(current_config())
+
+
+def _on_batch(batch_id: str, action: Callable[[Any, str], Awaitable[T]]) -> T:
+    """Run ``action(redis, team)`` on an existing batch (its team read from Redis). An
+    unknown batch id, or an action the batch's state refuses, exits 1 saying why."""
+    from broker.batches.store import BatchStore
+    from broker.errors import BrokerError
+
+    async def main() -> T:
+        redis = _redis()
+        try:
+            fields = await BatchStore(redis).raw(batch_id)
+            if not fields:
+                raise LookupError(f"no batch {batch_id}")
+            return await action(redis, fields["team"])
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(main())
+    except (LookupError, BrokerError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
 
 
 def submit(
@@ -96,24 +122,9 @@ def results(
 @batches_app.command("watch")
 def watch_batch(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Show a batch's progress until it ends (Ctrl-C stops watching, not the batch)."""
-    from broker.batches.store import BatchStore
     from broker.cli.batch_files import watch
 
-    async def main() -> Any:
-        redis = _redis()
-        try:
-            fields = await BatchStore(redis).raw(batch_id)
-            if not fields:
-                raise LookupError(f"no batch {batch_id}")
-            return await watch(redis, batch_id, fields["team"])
-        finally:
-            await redis.aclose()
-
-    try:
-        batch = asyncio.run(main())
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    batch = _on_batch(batch_id, lambda redis, team: watch(redis, batch_id, team))
     typer.echo(batch.model_dump_json())
 
 
@@ -121,19 +132,9 @@ def watch_batch(batch_id: Annotated[str, typer.Argument()]) -> None:
 def cancel_batch(batch_id: Annotated[str, typer.Argument()]) -> None:
     """Cancel a batch: lines not started end cancelled; it ends `cancelled` once running ones finish."""
     from broker.batches.service import cancel_batch as cancel
-    from broker.batches.store import BatchStore
 
-    async def main() -> Any:
-        redis = _redis()
-        try:
-            fields = await BatchStore(redis).raw(batch_id)
-            if not fields:
-                raise LookupError(f"no batch {batch_id}")
-            return await cancel(batch_id, fields["team"], redis)
-        finally:
-            await redis.aclose()
-
-    typer.echo(asyncio.run(main()).model_dump_json())
+    batch = _on_batch(batch_id, lambda redis, team: cancel(batch_id, team, redis))
+    typer.echo(batch.model_dump_json())
 
 
 @batches_app.command("list")

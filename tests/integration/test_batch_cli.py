@@ -117,3 +117,33 @@ def test_invalid_lines_are_reported_by_line_and_fail_the_command(broker: BrokerU
     assert "line 4: body.messages[0].role" in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert (summary["submitted"], summary["rejected"]) == (3, 1)
+
+
+def test_watch_and_cancel_name_an_unknown_batch_and_act_on_a_known_one(broker: BrokerUnderTest, tmp_path: Path) -> None:
+    for command in ("watch", "cancel"):
+        unknown = cli(broker, "batches", command, "batch_nosuch")
+        assert unknown.returncode == 1 and "no batch batch_nosuch" in unknown.stderr, unknown.stderr
+    jobs = requests_file(tmp_path / "watched.jsonl", 3, "watch me")
+    made = cli(broker, "submit", str(jobs), "--team", "alpha")
+    assert made.returncode == 0, made.stderr
+    batch_id = json.loads(made.stdout.strip().splitlines()[-1])["batch_id"]
+    watched = cli(broker, "batches", "watch", batch_id)
+    assert watched.returncode == 0, watched.stderr
+    assert json.loads(watched.stdout.strip().splitlines()[-1])["status"] == "completed"
+    ended = cli(broker, "batches", "cancel", batch_id)  # already completed: refused, and said so
+    assert ended.returncode == 1 and "is completed and can no longer be cancelled" in ended.stderr, ended.stderr
+    assert "Traceback" not in ended.stderr
+    slow = tmp_path / "slow.jsonl"
+    slow.write_text(
+        "\n".join(
+            json.dumps({"model": "gpt-4o-mini", "max_tokens": 8, "messages": [{"role": "user", "content": line}]})
+            for line in [f"#sim(latency=5) slow {i}" for i in range(3)]
+        )
+        + "\n"
+    )
+    running = cli(broker, "submit", str(slow), "--team", "alpha")
+    assert running.returncode == 0, running.stderr
+    running_id = json.loads(running.stdout.strip().splitlines()[-1])["batch_id"]
+    cancelled = cli(broker, "batches", "cancel", running_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout.strip().splitlines()[-1])["status"] in ("cancelling", "cancelled")
