@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.urls import check_http_url
+
 CHAT_ENDPOINT = "/v1/chat/completions"
 
 
@@ -76,9 +78,7 @@ class BatchCreate(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _callback_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("callback_url must be an http:// or https:// URL")
-        return value
+        return check_http_url("callback_url", value)
 
 
 class RequestCounts(BaseModel):

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.urls import check_http_url
+
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 Tier = Literal["simple", "standard", "complex"]
 TierChoice = Literal["simple", "standard", "complex", "auto"]
@@ -109,9 +111,7 @@ class JobRequest(BaseModel):
     @field_validator("callback_url")
     @classmethod
     def _callback_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("callback_url must be an http:// or https:// URL")
-        return value
+        return check_http_url("callback_url", value)
 
     @model_validator(mode="after")
     def _model_or_tier(self) -> JobRequest:

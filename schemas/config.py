@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.chat import Tier
+from schemas.urls import check_http_url
 
 ProviderKind = Literal["openai", "anthropic"]
 Tokenizer = Literal["o200k_base", "cl100k_base", "estimate"]
@@ -228,9 +229,7 @@ class AlertsConfig(Strict):
     @field_validator("webhook_url")
     @classmethod
     def _webhook_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("webhook_url must be an http:// or https:// URL")
-        return value
+        return check_http_url("webhook_url", value)
 
 
 class ChromaSettings(Strict):
