@@ -4,8 +4,7 @@
 -- KEYS[1] the schedule (zset)
 -- ARGV[1] lease ms   ARGV[2] most items to claim
 -- Returns the claimed members.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms('')
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), member)

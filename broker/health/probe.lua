@@ -4,13 +4,7 @@
 -- KEYS[1] the model's health hash
 -- ARGV[1] now ms ('' = Redis TIME)   ARGV[2] probe slot ms
 -- Returns 1 (go) or 0 (skip the model).
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[1])
 local r = redis.call('HMGET', KEYS[1], 'opened_at_ms', 'open_ms', 'probe_until_ms')
 local opened_at = tonumber(r[1]) or 0
 if opened_at == 0 then

@@ -5,13 +5,7 @@
 -- ARGV[3] latency ms (ok) or retry-after ms (rate_limited)
 -- ARGV[4] failure threshold   ARGV[5] open ms   ARGV[6] max open ms   ARGV[7] EWMA alpha
 -- Returns the updated record as a flat field/value array.
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = now_ms(ARGV[2])
 local function exact(x) return string.format('%.17g', x) end
 local r = redis.call('HMGET', KEYS[1], 'failures', 'opened_at_ms', 'open_ms', 'probe_until_ms',
   'cooldown_until_ms', 'ewma_ms')

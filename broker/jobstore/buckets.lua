@@ -1,14 +1,6 @@
--- Shared prelude (prepended to the job scripts by lua.py): clock and token-bucket arithmetic,
--- the twin of broker/admission/buckets.py. A bucket is a hash {l = level, t = last update ms};
--- a missing bucket is full. Buckets expire once they would have refilled completely.
-
-local function now_ms(override)
-  if override and override ~= '' then
-    return tonumber(override)
-  end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+-- Shared prelude (prepended to the job scripts by lua.py): token-bucket arithmetic, the twin
+-- of broker/admission/buckets.py. A bucket is a hash {l = level, t = last update ms}; a
+-- missing bucket is full. Buckets expire once they would have refilled completely.
 
 local function bucket_level(key, cap, rate, now)
   local s = redis.call('HMGET', key, 'l', 't')

@@ -11,15 +11,14 @@ if f[1] ~= 'queued' or f[2] ~= 'cache' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 0
 end
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms('')
 if ARGV[3] ~= '0' then
   local since = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if since and tonumber(since) + tonumber(ARGV[3]) > now_ms then
+  if since and tonumber(since) + tonumber(ARGV[3]) > now then
     return 0
   end
 end
-redis.call('HSET', KEYS[1], 'stage', '', 'cache', ARGV[4], 'updated_at', now_ms / 1000)
+redis.call('HSET', KEYS[1], 'stage', '', 'cache', ARGV[4], 'updated_at', now / 1000)
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], f[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[2])

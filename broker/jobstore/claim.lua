@@ -5,16 +5,15 @@
 -- KEYS[3..n] job hashes
 -- ARGV[1] lease ms   ARGV[2] worker id   ARGV[3..n] expected attempt of each job, as KEYS
 -- Returns, for each claimed job, its hash as a flat field/value array.
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms('')
 local claimed = {}
 for i = 3, #KEYS do
   local f = redis.call('HMGET', KEYS[i], 'state', 'attempt', 'id')
   if f[1] == 'admitted' and f[2] == ARGV[i] then
     redis.call('HSET', KEYS[i], 'state', 'running', 'worker', ARGV[2],
-      'started_at', now_ms / 1000, 'updated_at', now_ms / 1000)
+      'started_at', now / 1000, 'updated_at', now / 1000)
     redis.call('ZREM', KEYS[2], f[3])
-    redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[1]), f[3])
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), f[3])
     claimed[#claimed + 1] = redis.call('HGETALL', KEYS[i])
   end
 end

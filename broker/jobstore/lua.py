@@ -1,7 +1,8 @@
-"""Load the ``.lua`` files that sit beside this module and register them on a client.
+"""Load ``.lua`` files from their packages and register them on a client.
 
-Redis scripts cannot import one another, so shared Lua (the token-bucket arithmetic in
-``buckets.lua``) is prepended to the scripts that need it when they are loaded.
+Redis scripts cannot import one another, so shared Lua is prepended when a script is
+loaded: the clock (``clock.lua``: ``now_ms``) to every script, and the preludes a script
+names (the token-bucket arithmetic in ``buckets.lua``, the final hooks) from its package.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+CLOCK = resources.files("broker.jobstore").joinpath("clock.lua").read_text()
+
 
 @cache
 def lua_source(package: str, name: str, prelude: str | tuple[str, ...] | None = None) -> str:
     body = resources.files(package).joinpath(f"{name}.lua").read_text()
-    if prelude is None:
-        return body
-    names = (prelude,) if isinstance(prelude, str) else prelude
-    return "\n".join([*(resources.files(package).joinpath(f"{n}.lua").read_text() for n in names), body])
+    names = () if prelude is None else (prelude,) if isinstance(prelude, str) else prelude
+    preludes = (resources.files(package).joinpath(f"{n}.lua").read_text() for n in names)
+    return "\n".join([CLOCK, *preludes, body])
 
 
 def register(client: Any, package: str, name: str, prelude: str | tuple[str, ...] | None = None) -> Any:
