@@ -18,7 +18,6 @@ import time
 from concurrent.futures import Future
 
 from broker import keys
-from broker.budgets.counters import finish_counters
 from broker.cache.policy import cache_plan, storable
 from broker.fallback import GiveUp, attempt_limit, plan_fallback
 from broker.health.store import HealthStore
@@ -148,13 +147,11 @@ class ProviderExecutor:
         done = await self.lifecycle.finish(
             job.id,
             job.attempt,
-            "succeeded",
-            usage.model_dump_json(),
+            usage,
             attempt_record(job, started, finished),
             reservation=job.reservation,
             used=(reply.input_tokens, reply.output_tokens),
             result_json=result.model_dump_json(),
-            counters=finish_counters(usage),
         )
         if done:
             await self.accounting.after_finish(usage)
@@ -241,13 +238,11 @@ class ProviderExecutor:
         await self.lifecycle.finish(
             job.id,
             job.attempt,
-            "failed",
-            usage.model_dump_json(),
+            usage,
             record,
             reservation=job.reservation,
             used=None,
             error=message,
-            counters=finish_counters(usage),
             dead_letter_team=job.team,
         )
 

@@ -9,7 +9,6 @@ and arguments and decodes answers.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +17,12 @@ from redis.asyncio import Redis
 
 from broker import keys
 from broker.admission.limits import Charge
-from broker.budgets.counters import Counters, month_of
+from broker.budgets.counters import finish_counters
 from broker.fallback import Requeue
 from broker.jobstore.lua import register
 from broker.jobstore.records import JOB_TTL_S, decode_hash, pairs_to_dict
 from schemas.job import Attempt
+from schemas.usage import UsageRecord
 
 PACKAGE = "broker.jobstore"
 HOOKED = ("buckets", "final_hooks")  # preludes of the scripts that end a job
@@ -218,8 +218,7 @@ class JobLifecycle:
         self,
         job_id: str,
         attempt: int,
-        state: str,
-        usage_json: str,
+        usage: UsageRecord,
         attempt_record: Attempt,
         *,
         reservation: str | None,
@@ -227,15 +226,16 @@ class JobLifecycle:
         result_json: str = "",
         error: str = "",
         now_ms: float | None = None,
-        counters: Counters | None = None,
         dead_letter_team: str | None = None,
     ) -> bool:
-        """Record the final outcome once, settle the reservation against ``used`` (input,
-        output tokens; None releases it all), apply ``counters`` (spend and stats increments)
-        and run the final-state hooks, all in one atomic step. False when this delivery is
-        stale. A failed job with ``dead_letter_team`` lands in that team's dead-letter list
-        in the same step."""
-        month = counters.month if counters else month_of(time.time())
+        """Record the final outcome (``usage.state``) once, settle the reservation against
+        ``used`` (input, output tokens; None releases it all), apply the usage's spend and
+        stats increments (derived here, so no way of ending a job can leave them out) and run
+        the final-state hooks, all in one atomic step. False when this delivery is stale. A
+        failed job with ``dead_letter_team`` lands in that team's dead-letter list in the
+        same step."""
+        counters = finish_counters(usage)
+        month = counters.month
         held = reservation_keys(reservation)
         hook_keys, base = final_hook_keys(6 + len(held))
         dead = [keys.dead_letters(dead_letter_team)] if dead_letter_team is not None else []
@@ -252,9 +252,9 @@ class JobLifecycle:
             ],
             args=[
                 attempt,
-                state,
+                usage.state,
                 result_json,
-                usage_json,
+                usage.model_dump_json(),
                 attempt_record.model_dump_json(),
                 error,
                 keys.JOBS_DONE_CHANNEL,
@@ -264,7 +264,7 @@ class JobLifecycle:
                 "" if used is None else used[1],
                 "" if now_ms is None else repr(now_ms),
                 keys.SCHEDULER_WAKE,
-                counters.as_json() if counters else "",
+                counters.as_json(),
                 base,
                 base + len(hook_keys) if dead else "",
             ],

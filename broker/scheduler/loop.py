@@ -137,8 +137,7 @@ class Scheduler:
         done = await self.lifecycle.finish(
             gone.job_id,
             gone.attempt,
-            "failed",
-            usage.model_dump_json(),
+            usage,
             record,
             reservation=gone.reservation,
             used=None,

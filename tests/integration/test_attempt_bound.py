@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from broker import keys
+from broker.budgets.counters import stats_field
 from tests.conftest import BrokerUnderTest, broker_config, start_broker
 
 pytestmark = pytest.mark.integration
@@ -44,5 +45,8 @@ def test_a_job_whose_worker_dies_at_the_attempt_limit_fails(tmp_path: Path) -> N
         stream = broker.redis.xrange(keys.USAGE_STREAM)
         usage = [json.loads(f[b"record"]) for _, f in stream if f[b"job_id"] == job_id.encode()]
         assert len(usage) == 1 and usage[0]["state"] == "failed"
+        # counted in the all-time stats (/metrics) like a failure a worker reports
+        failed = stats_field("jobs", "alpha", "openai", "gpt-4o-mini", "failed")
+        assert broker.redis.hget(keys.STATS, failed) == b"1"
     finally:
         stack.stop()

@@ -22,6 +22,7 @@ from broker.jobstore.lifecycle import JobLifecycle, QueuedJob
 from broker.jobstore.records import new_job_id, queue_score
 from broker.settings import parse_config
 from schemas.job import Attempt
+from schemas.usage import UsageRecord
 from scripts.embedded_redis import EmbeddedRedis
 from tests.conftest import broker_config
 
@@ -76,8 +77,19 @@ async def replay(redis_url: str, seed: int) -> int:
                 await life.finish(
                     job_id,
                     attempt,
-                    "succeeded",
-                    "{}",
+                    UsageRecord(
+                        job_id=job_id,
+                        attempt=attempt,
+                        team="alpha",
+                        user="u",
+                        key_id="k",
+                        feature="default",
+                        provider="p",
+                        model="m",
+                        state="succeeded",
+                        created_at=now / 1000,
+                        finished_at=now / 1000,
+                    ),
                     Attempt(number=attempt, provider="p", model="m"),
                     reservation=reservation,
                     used=(used_in, used_out),
