@@ -293,6 +293,7 @@ class StreamItem:
     """The question's identity: intent and slot values. Same question = same correct answer."""
     reask: bool
     frame: int
+    """Index of the phrasing in ``INTENTS``; ``-1 - i`` for ``HELDOUT``'s phrasing ``i``."""
 
 
 def question_id(intent: str, slots: dict[str, str]) -> str:
