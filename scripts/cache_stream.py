@@ -282,6 +282,97 @@ HELDOUT: dict[str, list[str]] = {
     ],
 }
 
+# A second held-out set, written before the first set's misses were read (the first set
+# then served to study them, so it no longer measures unseen wording): ``reword="heldout2"``.
+HELDOUT2: dict[str, list[str]] = {
+    "change": [
+        "What do I do to change my {thing}?",
+        "I want to update my {thing}.",
+        "Is there a way to change my {thing}?",
+        "How would I change my {thing}?",
+    ],
+    "cancel": [
+        "What do I need to do to cancel my {thing}?",
+        "Is there a way to cancel my {thing}?",
+        "I no longer want my {thing}, how do I cancel it?",
+        "How would I cancel my {thing}?",
+    ],
+    "download": [
+        "Where do I download my {document}?",
+        "How would I download my {document}?",
+        "Is it possible to download my {document}?",
+        "Where can I get my {document}?",
+    ],
+    "feature_on": [
+        "How would I turn on {feature} on my {device}?",
+        "Is there a way to enable {feature} on my {device}?",
+        "I'd like to turn on {feature} on my {device}.",
+        "How do you enable {feature} on a {device}?",
+    ],
+    "feature_off": [
+        "How would I turn off {feature} on my {device}?",
+        "Is there a way to disable {feature} on my {device}?",
+        "I'd like to turn off {feature} on my {device}.",
+        "How do you disable {feature} on a {device}?",
+    ],
+    "ship": [
+        "Do you do shipping to {country}?",
+        "Will you ship to {country}?",
+        "Are you able to ship to {country}?",
+        "Can orders be shipped to {country}?",
+    ],
+    "shipping_time": [
+        "How long does it take to ship to {country}?",
+        "How long does it take for an order to reach {country}?",
+        "What is the delivery time for {country}?",
+        "How quickly do you ship to {country}?",
+    ],
+    "returns": [
+        "Can I return my item after {days} days?",
+        "Are returns accepted after {days} days?",
+        "Is it too late to return an item after {days} days?",
+        "Could I return an item after {days} days?",
+    ],
+    "order_status": [
+        "Where's my order {order}?",
+        "What is happening with order {order}?",
+        "Has order {order} shipped yet?",
+        "Could you check on order {order} for me?",
+    ],
+    "store_hours": [
+        "Is the {city} store opening on {day}?",
+        "Are you open on {day} at the {city} store?",
+        "Does the {city} shop open on {day}?",
+        "When does the {city} store open on {day}?",
+    ],
+    "plan_price": [
+        "How much do you charge for the {plan} plan for {seats} users?",
+        "What's the cost of the {plan} plan for {seats} users?",
+        "How much will the {plan} plan cost me for {seats} users?",
+        "What is the {plan} plan's price for {seats} users?",
+    ],
+    "plan_includes": [
+        "Does the {plan} plan have {feature}?",
+        "Is {feature} available on the {plan} plan?",
+        "Do you get {feature} in the {plan} plan?",
+        "Does {feature} come included with the {plan} plan?",
+    ],
+    "warranty": [
+        "What's the warranty for the {product}?",
+        "How long does the warranty on the {product} last?",
+        "Does the {product} have a warranty?",
+        "What warranty comes with the {product}?",
+    ],
+    "compatible": [
+        "Does {accessory} work with my {product}?",
+        "Is the {product} compatible with {accessory}?",
+        "Will the {product} work with {accessory}?",
+        "Can {accessory} be used with the {product}?",
+    ],
+}
+
+HELDOUT_SETS = {"heldout": HELDOUT, "heldout2": HELDOUT2}
+
 OPENERS = ["Hi, ", "Hello, ", "Hey, ", "Quick question: ", "Hi there! ", "Sorry if this was asked before, "]
 CLOSERS = [" Thanks", " Thanks!", " Thank you", " Cheers", " Thanks in advance"]
 
@@ -353,8 +444,8 @@ def generate(count: int, reask: float = 0.3, seed: int = 7, reword: str = "phras
         if order and rng.random() < reask:
             qid = rng.choice(order)
             intent, slots, used = asked[qid]
-            if reword == "heldout":
-                frames = HELDOUT[intent]
+            if reword in HELDOUT_SETS:
+                frames = HELDOUT_SETS[reword][intent]
                 frame = rng.randrange(len(frames))
                 stream.append(StreamItem(add_noise(frames[frame].format(**slots), rng), qid, True, -1 - frame))
                 continue
