@@ -3,6 +3,7 @@ all-MiniLM-L6-v2: the semantic layer's bookkeeping that the HTTP tests cannot se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from chromadb.errors import NotFoundError
 
 from broker import keys
 from broker.cache.canonical import cache_key
@@ -76,12 +78,14 @@ def find(service: CacheService, text: str, team: str = "alpha", threshold: float
 
 
 def vectors_in_scope(service: CacheService, text: str, team: str = "alpha") -> int:
+    """Vectors in both of the scope's collections (prompts with and without numbers)."""
     key = cache_key(request(text), team, service.config)
-    name = collection_name(service.index.space, key.scope_id)
-    try:
-        return service.index.client.get_collection(name).count()
-    except Exception:
-        return 0
+    count = 0
+    for anchored in (False, True):
+        with contextlib.suppress(NotFoundError):
+            name = collection_name(service.index.space, key.scope_id, anchored)
+            count += service.index.client.get_collection(name).count()
+    return count
 
 
 def test_a_rewording_is_found_and_a_near_miss_is_not(server: EmbeddedRedis, tmp_path: Path) -> None:
@@ -128,12 +132,27 @@ def test_an_order_number_is_found_among_many_in_other_words(server: EmbeddedRedi
     assert find(service, asked.replace("4017", "4041")) is None
 
 
+def test_a_prompt_without_numbers_is_found_among_many_with_numbers(server: EmbeddedRedis, tmp_path: Path) -> None:
+    service = make_service(server, tmp_path, candidates=4)
+    for n in range(2, 42):
+        asked_before = f"Hi, could you please tell me where my order is? It was placed {n} days ago. Thanks so much!"
+        answered(service, f"job_{n}", asked_before)
+    answered(service, "job_plain", "Where is my order?")
+    asked = "Hi, could you please tell me where my order is? Thanks so much!"  # cosine 0.86 with the plain one
+    key = cache_key(request(asked), "alpha", service.config)
+    vector = service.embedder.embed([asked])[0]
+    nearest = [n.query for n in service.index.nearest(key.scope_id, vector, 4)]
+    assert "Where is my order?" not in nearest  # the scope's nearest all have numbers (cosine 0.9)
+    assert find(service, asked) == "answer to Where is my order?"
+    assert find(service, asked.replace("?", " 5?", 1)) is None  # a number none of them has
+
+
 def test_eviction_drops_the_vector_with_the_entry(server: EmbeddedRedis, tmp_path: Path) -> None:
     service = make_service(server, tmp_path, max_entries_per_scope=1)
-    answered(service, "job_1", "How do I export a report as CSV?")
+    answered(service, "job_1", "How do I export report 7 as CSV?")  # kept with the numbered prompts
     answered(service, "job_2", "How do I rotate my API key?")
     assert vectors_in_scope(service, "How do I rotate my API key?") == 1
-    assert find(service, "how do i export a report as csv") is None
+    assert find(service, "how do i export report 7 as csv") is None
     assert find(service, "how do i rotate my api key") is not None
 
 

@@ -81,7 +81,8 @@ class CacheService:
         refused = []
         # with the guard, only entries stored with the same anchors (numbers, quoted text): the
         # guard refuses all others, and among a thousand "where is my order N" entries the same
-        # order in other words is not in the first few by similarity alone
+        # order in other words is not in the first few by similarity alone; a prompt without
+        # anchors searches only the entries without any (see ``workers.cache.vectors``)
         where = (anchors or "") if self.config.cache.guard else None
         nearest = self.index.nearest(key.scope_id, vector, self.config.cache.candidates, where)
         for neighbour in nearest:
