@@ -9,18 +9,22 @@ the cache and nowhere else.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import duckdb
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from broker import keys
 from broker.ledger.storage import LedgerStorage
 from broker.ledger.views import connect
 from broker.pricing import cost_usd
+from scripts.embedded_redis import free_port
 from tests.conftest import BrokerUnderTest, broker_config, start_broker
 
 pytestmark = pytest.mark.integration
@@ -33,9 +37,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnderTest
     config = broker_config(
         teams={"alpha": {}, "beta": {}, "gamma": {}, "delta": {}},
         cache={"enabled": True, "lookup_timeout_s": 120, "org_scope_teams": ["gamma", "delta"]},
+        webhooks={"allow_networks": ["127.0.0.0/8"]},
     )
     stack = start_broker(tmp_path_factory.mktemp("cache"), config, providers=["openai"], sink=True, cache_worker=True)
     try:
+        stack.start_webhook_worker()
         yield BrokerUnderTest(stack)
     finally:
         stack.stop()
@@ -112,6 +118,40 @@ def test_exact_repeat_hits_the_exact_layer(broker: BrokerUnderTest) -> None:
     assert provider_calls(broker) == calls
     assert again["cache"]["layer"] == "exact" and again["cache"]["similarity"] == 1.0
     assert answer(again) == answer(first)
+
+
+def test_a_hit_sends_its_signed_webhook_like_any_job(broker: BrokerUnderTest) -> None:
+    deliveries: list[tuple[bytes, dict[str, str]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            deliveries.append((self.rfile.read(int(self.headers["content-length"])), dict(self.headers.items())))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        first = ask(broker, "alpha", "How do I export my contacts?")
+        wait_stored(broker, first["id"])
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        hit = ask(broker, "alpha", "How do I export my contacts?", callback_url=url)
+        assert hit["cache"]["hit"] is True
+        deadline = time.monotonic() + 30
+        while not deliveries and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.shutdown()
+    assert len(deliveries) == 1, "the hit's webhook never arrived"
+    secret = httpx.get(f"{broker.api_url}/v1/webhooks/secret", headers=broker.headers("alpha")).json()["secret"]
+    body, headers = deliveries[0]
+    event = Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert event["type"] == "job.succeeded" and event["data"]["id"] == hit["id"]
+    assert event["data"]["usage"]["cache_hit"] is True
+    assert event["data"]["result"]["choices"][0]["message"]["content"] == answer(first)
 
 
 def test_near_miss_is_not_answered_from_the_cache(broker: BrokerUnderTest) -> None:
