@@ -11,8 +11,9 @@ in a temporary folder. No provider, API or Celery hop is timed: this is the cach
    the cache worker would. A hit is false when the entry served answers another question.
    The same stream is run again (in another team's scope) with re-asks that keep the first
    phrasing and change only its surface (greeting, thanks, case, a typo), for comparison,
-   and again with re-asks in held-out phrasings (``cache_stream.HELDOUT``) that the cache's
-   lexicon was not tuned on: the figure to trust for phrasings nobody has seen.
+   and again with re-asks in held-out phrasings that the cache's lexicon was not tuned on:
+   ``cache_stream.HELDOUT`` (whose misses were later studied) and ``HELDOUT2`` (written
+   before that, never tuned on): the figures to trust for phrasings nobody has seen.
 2. **Latency**: prompts about random questions in random phrasings (``cache_stream.sample``),
    looked up at a fixed rate (open loop: each lookup is timed from its scheduled start)
    against the cache the first phase filled; nothing is stored in this phase.
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             surface = run_stream(Bench(service, config, "search"), surface_items)
             heldout_items = generate(args.stream, args.reask, args.seed, "heldout")
             heldout = run_stream(Bench(service, config, "heldout"), heldout_items)
+            heldout2_items = generate(args.stream, args.reask, args.seed, "heldout2")
+            heldout2 = run_stream(Bench(service, config, "heldout2"), heldout2_items)
             paced = None if args.skip_latency else run_paced(bench, sample(args.lookups, args.seed + 1), args.rate)
         finally:
             server.stop()
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "stream": stream,
         "stream_surface_reasks": surface,
         "stream_heldout_reasks": heldout,
+        "stream_heldout2_reasks": heldout2,
         "latency": paced,
         "scope_entries": len(bench.question_of),
         "machine": {**before, "load_avg_1m_after": round(os.getloadavg()[0], 2)},
