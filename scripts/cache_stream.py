@@ -365,7 +365,7 @@ HELDOUT2: dict[str, list[str]] = {
     ],
     "compatible": [
         "Does {accessory} work with my {product}?",
-        "Is the {product} compatible with {accessory}?",
+        "Will my {product} be compatible with {accessory}?",
         "Will the {product} work with {accessory}?",
         "Can {accessory} be used with the {product}?",
     ],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from scripts.cache_stream import HELDOUT, INTENTS, all_questions, generate, sample
+import pytest
+
+from scripts.cache_stream import HELDOUT_SETS, INTENTS, all_questions, generate, sample
 
 
 def test_the_stream_is_reproducible_and_re_asks_the_share_asked_for() -> None:
@@ -33,11 +35,15 @@ def test_samples_name_real_questions() -> None:
     assert all(any(item.question.startswith(k) for k in known) for item in sample(100))
 
 
-def test_held_out_re_asks_use_only_phrasings_the_stream_never_asks_in() -> None:
-    assert set(HELDOUT) == set(INTENTS)
-    stream_frames = {frame for _, frames in INTENTS.values() for frame in frames}
-    assert not stream_frames & {frame for frames in HELDOUT.values() for frame in frames}
-    stream = generate(600, seed=3, reword="heldout")
+@pytest.mark.parametrize("reword", sorted(HELDOUT_SETS))
+def test_held_out_re_asks_use_only_phrasings_asked_nowhere_else(reword: str) -> None:
+    held_out = HELDOUT_SETS[reword]
+    assert set(held_out) == set(INTENTS)
+    elsewhere = {frame for _, frames in INTENTS.values() for frame in frames} | {
+        frame for name, other in HELDOUT_SETS.items() if name != reword for frames in other.values() for frame in frames
+    }
+    assert not elsewhere & {frame for frames in held_out.values() for frame in frames}
+    stream = generate(600, seed=3, reword=reword)
     reasks = [item for item in stream if item.reask]
     assert reasks and all(item.frame < 0 for item in reasks)
     assert all(item.frame >= 0 for item in stream if not item.reask)
