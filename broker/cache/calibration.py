@@ -83,6 +83,14 @@ def thresholds(low: float = 0.5, high: float = 0.99, step: float = 0.01) -> list
     return [round(low + i * step, 4) for i in range(count)]
 
 
+def needed_similarity(threshold: float, same_words_threshold: float | None, same_words: bool) -> float:
+    """The similarity a pair needs: the lower same-words threshold when the guard reads it as
+    the same words (the lookup's rule, ``workers.cache.service``), else ``threshold``."""
+    if same_words and same_words_threshold is not None:
+        return min(threshold, same_words_threshold)
+    return threshold
+
+
 def evaluate(
     pairs: Sequence[Pair],
     similarity: Sequence[float],
@@ -100,8 +108,8 @@ def evaluate(
     lower = same_words if same_words is not None and same_words_threshold is not None and guard else None
     true_hits = false_hits = 0
     for i, (pair, sim, ok) in enumerate(zip(pairs, similarity, guard_ok, strict=True)):
-        bar = same_words_threshold if lower is not None and lower[i] and same_words_threshold is not None else threshold
-        if sim >= min(bar, threshold) and (ok or not guard):
+        needed = needed_similarity(threshold, same_words_threshold, lower is not None and lower[i])
+        if sim >= needed and (ok or not guard):
             if pair.same:
                 true_hits += 1
             else:
@@ -195,9 +203,8 @@ def false_hits(
     wrong = []
     for i, (pair, sim, ok) in enumerate(zip(pairs, similarity, guard_ok, strict=True)):
         lower = same_words is not None and same_words[i] and same_words_threshold is not None
-        bar = min(threshold, same_words_threshold) if lower and same_words_threshold is not None else threshold
-        if not pair.same and sim >= bar and ok:
-            wrong.append({**asdict(pair), "similarity": round(sim, 4), "same_words": bool(lower)})
+        if not pair.same and sim >= needed_similarity(threshold, same_words_threshold, lower) and ok:
+            wrong.append({**asdict(pair), "similarity": round(sim, 4), "same_words": lower})
     return wrong
 
 

@@ -31,10 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from broker.cache.lexicon import OPPOSED_PARTICLES, QUESTION_IMPLIES
-from broker.cache.morphology import edit_distance, prefixed_opposites, typo
+from broker.cache.morphology import prefixed_opposites, typo
 from broker.cache.reading import Reading, read
-
-__all__ = ["Verdict", "anchor_key", "edit_distance", "is_near_miss", "judge", "near_miss_reasons", "typo"]
 
 MAX_SUBSTITUTED = 2
 """A swap of up to this many words on each side is a substitution (so is a larger one in a

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.cache.guard import edit_distance, near_miss_reasons, typo
+from broker.cache.guard import near_miss_reasons
+from broker.cache.morphology import edit_distance, typo
 from broker.cache.numbers import number_value
 from broker.cache.reading import read
 
