@@ -7,7 +7,7 @@ text, which the guard requires equal), and accept the most similar one that pass
 near-miss guard, clears the threshold (the lower same-words threshold when the guard reads
 both as the same words), still exists in Redis and fits the request's ``max_tokens``.
 Team isolation needs no check here: the scope includes the owner, and each scope has its
-own collection.
+own collections.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class CacheService:
         # entry never lands (a crash in between) is never served
         if self.config.cache.semantic and key.query is not None:
             vector = self.embedder.embed([key.query])[0]
-            self.index.add(key, vector, now + self.config.cache.ttl_s, anchor_key(key.query) or "")
+            self.index.add(key, vector, now + self.config.cache.ttl_s, anchor_key(key.query))
         gone = self.entries.put(entry)
         if gone:
             self.index.delete(key.scope_id, gone)
