@@ -76,6 +76,20 @@ class BrokerUnderTest:
     def headers(self, team: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key(team)}"}
 
+    def redis_keys(self) -> dict[bytes, bool]:
+        """Every Redis key, and whether it has a TTL (such a key may expire on its own)."""
+        return {key: self.redis.pttl(key) != -1 for key in self.redis.scan_iter(count=1000)}
+
+    def assert_no_state_change(self, before: dict[bytes, bool]) -> None:
+        """No key added since ``before`` (from ``redis_keys``), and none removed but keys that
+        could expire meanwhile: a key count alone fails whenever an earlier test's key with a
+        TTL expires during the request."""
+        after = set(self.redis.scan_iter(count=1000))
+        added = sorted(after - before.keys())
+        assert not added, f"keys added: {added}"
+        removed = sorted(key for key in before.keys() - after if not before[key])
+        assert not removed, f"keys removed: {removed}"
+
 
 def start_broker(
     tmp_path: Path,

@@ -83,7 +83,7 @@ def test_another_teams_key_gets_404(broker: BrokerUnderTest) -> None:
 
 def test_malformed_body_gets_422_naming_the_field_and_stores_nothing(broker: BrokerUnderTest) -> None:
     headers = broker.headers("alpha")
-    before = broker.redis.dbsize()
+    before = broker.redis_keys()
     cases = {
         "messages[0].role": {"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "hi"}]},
         "messages": {"model": "gpt-4o-mini"},
@@ -96,7 +96,7 @@ def test_malformed_body_gets_422_naming_the_field_and_stores_nothing(broker: Bro
         assert response.status_code == 422, (field, response.text)
         assert response.json()["error"]["param"] == field, response.json()
         assert field.split("[")[0] in response.json()["error"]["message"]
-    assert broker.redis.dbsize() == before
+    broker.assert_no_state_change(before)
 
 
 def test_wrong_or_missing_key_gets_401(broker: BrokerUnderTest) -> None:

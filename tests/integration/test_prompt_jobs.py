@@ -183,7 +183,7 @@ def test_bad_template_input_is_a_4xx_naming_the_field_and_stores_nothing(broker:
         ({**good, "text": "x" * 1_000_000}, 422, "prompt.variables.text"),
         ({**good, "text": "nul\x00"}, 422, "prompt.variables.text"),
     ]
-    before = broker.redis.dbsize()
+    before = broker.redis_keys()
     for variables, status, param in cases:
         body = {"prompt": {"id": "summarize", "variables": variables}}
         response = httpx.post(f"{broker.api_url}/v1/jobs", json=body, headers=alpha, timeout=30)
@@ -201,7 +201,7 @@ def test_bad_template_input_is_a_4xx_naming_the_field_and_stores_nothing(broker:
     for body, status, param in others:
         response = httpx.post(f"{broker.api_url}/v1/jobs", json=body, headers=alpha, timeout=30)
         assert (response.status_code, response.json()["error"]["param"]) == (status, param), response.text
-    assert broker.redis.dbsize() == before
+    broker.assert_no_state_change(before)
 
     hostile = "{{audience}} {0.__class__} {% if x %}{{ 7*7 }}{% endif %} ${HOME}"
     job = httpx.post(

@@ -220,9 +220,9 @@ def test_after_a_rotation_both_secrets_verify(broker: BrokerUnderTest, receiver:
 )
 def test_callbacks_to_internal_addresses_are_refused_at_submit(broker: BrokerUnderTest, url: str) -> None:
     headers = broker.headers("alpha")
-    before = broker.redis.dbsize()
+    before = broker.redis_keys()
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "callback_url": url}
     response = httpx.post(f"{broker.api_url}/v1/jobs", json=body, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["param"] == "callback_url"
-    assert broker.redis.dbsize() == before
+    broker.assert_no_state_change(before)
